@@ -1,0 +1,101 @@
+"""Ports every area uses: time, ids, secrets, limits, email outbox and the unit of work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, Protocol, Self
+
+if TYPE_CHECKING:
+    from application.identity.ports import (
+        ChallengeRepository,
+        SessionRepository,
+        UserRepository,
+    )
+    from application.tenancy.ports import MembershipRepository, TenantRepository
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+
+class IdGenerator(Protocol):
+    def new_id(self) -> str: ...
+
+
+class SecretGenerator(Protocol):
+    def token(self) -> str:
+        """An unguessable URL-safe token of at least 128 random bits."""
+        ...
+
+    def numeric_code(self, digits: int) -> str: ...
+
+
+class SecretHasher(Protocol):
+    """Keyed one-way hash for short secrets (codes, tokens) that are looked up by hash."""
+
+    def hash(self, secret: str) -> str: ...
+
+    def matches(self, secret: str, hashed: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RateDecision:
+    allowed: bool
+    retry_after: int = 0
+
+
+class RateLimiter(Protocol):
+    """Fixed-window counters shared by every replica."""
+
+    async def hit(self, key: str, limit: int, window_seconds: int) -> RateDecision:
+        """Count one event; refuse it when the window already holds `limit` events."""
+        ...
+
+    async def peek(self, key: str, limit: int, window_seconds: int) -> RateDecision:
+        """Tell whether an event would be refused, without counting one."""
+        ...
+
+    async def reset(self, key: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingEmail:
+    to: str
+    subject: str
+    text: str
+
+
+class Outbox(Protocol):
+    """Emails queued inside the unit of work; they leave only after it commits."""
+
+    async def add(self, email: OutgoingEmail) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction. Rolls back on exit unless `commit` was awaited."""
+
+    users: UserRepository
+    sessions: SessionRepository
+    challenges: ChallengeRepository
+    tenants: TenantRepository
+    memberships: MembershipRepository
+    outbox: Outbox
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...

@@ -1,0 +1,100 @@
+"""Ports the identity use cases need."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from domain.identity.models import Challenge, Session, User
+
+
+class UserRepository(Protocol):
+    async def get(self, user_id: str) -> User | None: ...
+
+    async def get_by_email(self, email: str) -> User | None: ...
+
+    async def add(self, user: User) -> None:
+        """Insert; raises `AlreadyExists` when the email is taken."""
+        ...
+
+    async def update(self, user: User) -> None: ...
+
+    async def delete(self, user_id: str) -> None: ...
+
+
+class SessionRepository(Protocol):
+    async def get(self, session_id: str) -> Session | None: ...
+
+    async def add(self, session: Session) -> None: ...
+
+    async def update(self, session: Session) -> None: ...
+
+    async def revoke_all_for_user(
+        self, user_id: str, now: datetime, *, except_id: str | None = None
+    ) -> list[str]:
+        """Revoke the user's live sessions (but `except_id`); return the ids revoked."""
+        ...
+
+
+class ChallengeRepository(Protocol):
+    async def get_by_token_hash(self, token_hash: str) -> Challenge | None: ...
+
+    async def add(self, challenge: Challenge) -> None: ...
+
+    async def update(self, challenge: Challenge) -> None: ...
+
+
+class PasswordHasher(Protocol):
+    """argon2id; both calls run off the event loop."""
+
+    async def hash(self, password: str) -> str: ...
+
+    async def verify(self, password_hash: str, password: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    user_id: str
+    session_id: str
+    expires_at: datetime
+
+
+class TokenIssuer(Protocol):
+    def issue(self, user_id: str, session_id: str) -> str: ...
+
+    def read(self, token: str, *, allow_expired: bool = False) -> AccessClaims:
+        """Verify signature, issuer and audience; raises `Unauthenticated` when invalid."""
+        ...
+
+
+class SessionRevocations(Protocol):
+    """Revoked session ids, seen by every replica within a second."""
+
+    async def revoke(self, session_ids: list[str], ttl_seconds: int) -> None: ...
+
+    async def is_revoked(self, session_id: str) -> bool: ...
+
+
+class ObjectStorage(Protocol):
+    async def put(self, key: str, data: bytes, content_type: str) -> str:
+        """Store the object and return the public URL it is served from."""
+        ...
+
+    async def delete(self, key: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Thumbnail:
+    data: bytes
+    content_type: str
+    extension: str
+
+
+class ImageProcessor(Protocol):
+    async def thumbnail(self, data: bytes, content_type: str) -> Thumbnail:
+        """Decode the image and return a small square-bounded thumbnail.
+
+        Raises `InvalidArgument` (field `file`) when the bytes are not a decodable image.
+        """
+        ...

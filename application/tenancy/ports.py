@@ -1,0 +1,29 @@
+"""Ports the tenancy use cases need."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from domain.tenancy.models import Membership, Tenant
+
+
+class TenantRepository(Protocol):
+    async def get(self, tenant_id: str) -> Tenant | None: ...
+
+    async def add(self, tenant: Tenant) -> None: ...
+
+    async def delete(self, tenant_id: str) -> None: ...
+
+
+class MembershipRepository(Protocol):
+    async def add(self, membership: Membership) -> None: ...
+
+    async def get(self, tenant_id: str, user_id: str) -> Membership | None: ...
+
+    async def list_for_user(self, user_id: str) -> list[Membership]: ...
+
+    async def list_for_tenant(self, tenant_id: str) -> list[Membership]: ...
+
+    async def count_for_tenant(self, tenant_id: str) -> int: ...
+
+    async def delete(self, tenant_id: str, user_id: str) -> None: ...

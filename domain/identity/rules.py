@@ -1,0 +1,53 @@
+"""Pure identity rules: email normalisation, password policy, display names."""
+
+from __future__ import annotations
+
+import re
+
+from domain.errors import InvalidArgument
+
+PASSWORD_MIN_LENGTH = 8
+PASSWORD_MAX_LENGTH = 128
+NAME_MAX_LENGTH = 100
+EMAIL_MAX_LENGTH = 254
+
+# Deliberately simple: one "@", a dot in the domain, no spaces. Deliverability is proven by the
+# emailed code, not by a regular expression.
+_EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def normalize_email(raw: str, field: str = "email") -> str:
+    """Trim and lower-case an email address, refusing what cannot be one."""
+    email = raw.strip().lower()
+    if not email:
+        raise InvalidArgument(field, "is required")
+    if len(email) > EMAIL_MAX_LENGTH or not _EMAIL_SHAPE.match(email):
+        raise InvalidArgument(field, "is not a valid email address")
+    return email
+
+
+def check_password(password: str, email: str, field: str = "password") -> None:
+    """Enforce the password policy: 8-128 characters and not the account's email."""
+    if len(password) < PASSWORD_MIN_LENGTH:
+        raise InvalidArgument(field, f"must be at least {PASSWORD_MIN_LENGTH} characters")
+    if len(password) > PASSWORD_MAX_LENGTH:
+        raise InvalidArgument(field, f"must be at most {PASSWORD_MAX_LENGTH} characters")
+    if password.strip().lower() == email.strip().lower():
+        raise InvalidArgument(field, "must not be the email address")
+
+
+def clean_name(raw: str, field: str = "name") -> str:
+    """A display name: trimmed, 1-100 characters, no control characters."""
+    name = raw.strip()
+    if not name:
+        raise InvalidArgument(field, "is required")
+    if len(name) > NAME_MAX_LENGTH:
+        raise InvalidArgument(field, f"must be at most {NAME_MAX_LENGTH} characters")
+    if any(ord(ch) < 32 for ch in name):
+        raise InvalidArgument(field, "must not contain control characters")
+    return name
+
+
+def default_name_for(email: str) -> str:
+    """The display name a new account starts with: the email's local part."""
+    return email.split("@", 1)[0][:NAME_MAX_LENGTH]
