@@ -75,6 +75,33 @@ class Outbox(Protocol):
     async def add(self, email: OutgoingEmail) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class PendingEmail:
+    id: str
+    email: OutgoingEmail
+    attempts: int
+
+
+class PendingEmailQueue(Protocol):
+    """The outbox seen from the delivery side; claims are exclusive across workers."""
+
+    async def claim_due(self, now: datetime, limit: int) -> list[PendingEmail]:
+        """Lease up to `limit` unsent emails due by `now` so no other worker takes them."""
+        ...
+
+    async def mark_sent(self, email_id: str, now: datetime) -> None: ...
+
+    async def mark_failed(self, email_id: str, retry_at: datetime | None, error: str) -> None:
+        """Record a failed try; `retry_at=None` gives up on the email for good."""
+        ...
+
+
+class EmailSender(Protocol):
+    async def send(self, email: OutgoingEmail) -> None:
+        """Deliver one email; raises on failure so the caller can retry later."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Rolls back on exit unless `commit` was awaited."""
 

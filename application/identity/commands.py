@@ -122,6 +122,7 @@ class UpdateAvatarCommand:
     user_id: str
     data: bytes
     filename: str = ""
+    content_type: str = ""
 
 
 @dataclass(frozen=True, slots=True)

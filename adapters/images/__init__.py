@@ -1,0 +1,5 @@
+"""Image decoding and thumbnails."""
+
+from adapters.images.pillow import PillowImageProcessor
+
+__all__ = ["PillowImageProcessor"]

@@ -1,0 +1,1 @@
+"""In-process adapters: the embedded mode's persistence, limits and revocations."""

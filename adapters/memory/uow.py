@@ -1,0 +1,296 @@
+"""An in-process unit of work: dict-backed repositories with real commit and rollback."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import TracebackType
+from typing import Generic, Self, TypeVar
+
+from application.common.ports import Outbox, OutgoingEmail, UnitOfWork, UnitOfWorkFactory
+from application.identity.ports import ChallengeRepository, SessionRepository, UserRepository
+from application.tenancy.ports import MembershipRepository, TenantRepository
+from domain.errors import AlreadyExists
+from domain.identity.models import Challenge, Session, User
+from domain.tenancy.models import Membership, Tenant
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+@dataclass
+class InMemoryStore:
+    """The committed state, shared by every unit of work made from it."""
+
+    users: dict[str, User] = field(default_factory=dict)
+    sessions: dict[str, Session] = field(default_factory=dict)
+    challenges: dict[str, Challenge] = field(default_factory=dict)
+    tenants: dict[str, Tenant] = field(default_factory=dict)
+    memberships: dict[tuple[str, str], Membership] = field(default_factory=dict)
+    outbox: list[OutgoingEmail] = field(default_factory=list)
+
+
+class _Table(Generic[K, V]):
+    """One transaction's view of a committed dict: reads fall through, writes stay pending.
+
+    Rows go in and come out as copies, so an entity mutated without `update` never leaks
+    into the store — the same behaviour as a database behind explicit mappers.
+    """
+
+    def __init__(self, committed: dict[K, V]) -> None:
+        self.committed = committed
+        self.pending: dict[K, V | None] = {}  # None marks a deletion
+
+    def peek(self, key: K) -> V | None:
+        return self.pending[key] if key in self.pending else self.committed.get(key)
+
+    def get(self, key: K) -> V | None:
+        return copy.deepcopy(self.peek(key))
+
+    def exists(self, key: K) -> bool:
+        return self.peek(key) is not None
+
+    def put(self, key: K, value: V) -> None:
+        self.pending[key] = copy.deepcopy(value)
+
+    def remove(self, key: K) -> None:
+        self.pending[key] = None
+
+    def where(self, predicate: Callable[[V], bool]) -> list[V]:
+        visible = [v for k, v in self.committed.items() if k not in self.pending]
+        visible += [v for v in self.pending.values() if v is not None]
+        return [copy.deepcopy(v) for v in visible if predicate(v)]
+
+    def deleted_keys(self) -> set[K]:
+        return {key for key, value in self.pending.items() if value is None}
+
+    def apply(self) -> None:
+        for key, value in self.pending.items():
+            if value is None:
+                self.committed.pop(key, None)
+            else:
+                self.committed[key] = value
+        self.pending.clear()
+
+
+class InMemoryUserRepository(UserRepository):
+    def __init__(
+        self,
+        users: _Table[str, User],
+        sessions: _Table[str, Session],
+        memberships: _Table[tuple[str, str], Membership],
+    ) -> None:
+        self._users = users
+        self._sessions = sessions
+        self._memberships = memberships
+
+    async def get(self, user_id: str) -> User | None:
+        return self._users.get(user_id)
+
+    async def get_by_email(self, email: str) -> User | None:
+        found = self._users.where(lambda user: user.email == email)
+        return found[0] if found else None
+
+    async def add(self, user: User) -> None:
+        if self._users.exists(user.id) or await self.get_by_email(user.email):
+            raise AlreadyExists("email already registered")
+        self._users.put(user.id, user)
+
+    async def update(self, user: User) -> None:
+        if self._users.exists(user.id):
+            self._users.put(user.id, user)
+
+    async def delete(self, user_id: str) -> None:
+        self._users.remove(user_id)
+        # Sessions and memberships belong to the user: they go with it (ON DELETE CASCADE).
+        for session in self._sessions.where(lambda s: s.user_id == user_id):
+            self._sessions.remove(session.id)
+        for member in self._memberships.where(lambda m: m.user_id == user_id):
+            self._memberships.remove((member.tenant_id, member.user_id))
+
+    def check_unique_emails(self) -> None:
+        """Refuse a commit whose new emails another transaction took in the meantime."""
+        for user_id, user in self._users.pending.items():
+            if user is None:
+                continue
+            for other in self._users.committed.values():
+                if other.id != user_id and other.email == user.email:
+                    still_there = self._users.peek(other.id)
+                    if still_there is not None and still_there.email == user.email:
+                        raise AlreadyExists("email already registered")
+
+
+class InMemorySessionRepository(SessionRepository):
+    def __init__(self, sessions: _Table[str, Session]) -> None:
+        self._sessions = sessions
+
+    async def get(self, session_id: str) -> Session | None:
+        return self._sessions.get(session_id)
+
+    async def add(self, session: Session) -> None:
+        if self._sessions.exists(session.id):
+            raise AlreadyExists("session already exists")
+        self._sessions.put(session.id, session)
+
+    async def update(self, session: Session) -> None:
+        if self._sessions.exists(session.id):
+            self._sessions.put(session.id, session)
+
+    async def revoke_all_for_user(
+        self, user_id: str, now: datetime, *, except_id: str | None = None
+    ) -> list[str]:
+        revoked: list[str] = []
+        live = self._sessions.where(
+            lambda s: s.user_id == user_id and s.revoked_at is None and s.id != except_id
+        )
+        for session in live:
+            session.revoke(now)
+            self._sessions.put(session.id, session)
+            revoked.append(session.id)
+        return revoked
+
+
+class InMemoryChallengeRepository(ChallengeRepository):
+    def __init__(self, challenges: _Table[str, Challenge]) -> None:
+        self._challenges = challenges
+
+    async def get_by_token_hash(self, token_hash: str) -> Challenge | None:
+        found = self._challenges.where(lambda c: c.token_hash == token_hash)
+        return found[0] if found else None
+
+    async def add(self, challenge: Challenge) -> None:
+        if self._challenges.exists(challenge.id):
+            raise AlreadyExists("challenge already exists")
+        self._challenges.put(challenge.id, challenge)
+
+    async def update(self, challenge: Challenge) -> None:
+        if self._challenges.exists(challenge.id):
+            self._challenges.put(challenge.id, challenge)
+
+
+class InMemoryTenantRepository(TenantRepository):
+    def __init__(
+        self, tenants: _Table[str, Tenant], memberships: _Table[tuple[str, str], Membership]
+    ) -> None:
+        self._tenants = tenants
+        self._memberships = memberships
+
+    async def get(self, tenant_id: str) -> Tenant | None:
+        return self._tenants.get(tenant_id)
+
+    async def add(self, tenant: Tenant) -> None:
+        if self._tenants.exists(tenant.id):
+            raise AlreadyExists("tenant already exists")
+        self._tenants.put(tenant.id, tenant)
+
+    async def delete(self, tenant_id: str) -> None:
+        self._tenants.remove(tenant_id)
+        for member in self._memberships.where(lambda m: m.tenant_id == tenant_id):
+            self._memberships.remove((member.tenant_id, member.user_id))
+
+
+class InMemoryMembershipRepository(MembershipRepository):
+    def __init__(self, memberships: _Table[tuple[str, str], Membership]) -> None:
+        self._memberships = memberships
+
+    async def add(self, membership: Membership) -> None:
+        key = (membership.tenant_id, membership.user_id)
+        if self._memberships.exists(key):
+            raise AlreadyExists("already a member of this tenant")
+        self._memberships.put(key, membership)
+
+    async def get(self, tenant_id: str, user_id: str) -> Membership | None:
+        return self._memberships.get((tenant_id, user_id))
+
+    async def list_for_user(self, user_id: str) -> list[Membership]:
+        found = self._memberships.where(lambda m: m.user_id == user_id)
+        return sorted(found, key=lambda m: m.created_at)
+
+    async def list_for_tenant(self, tenant_id: str) -> list[Membership]:
+        found = self._memberships.where(lambda m: m.tenant_id == tenant_id)
+        return sorted(found, key=lambda m: m.created_at)
+
+    async def count_for_tenant(self, tenant_id: str) -> int:
+        return len(self._memberships.where(lambda m: m.tenant_id == tenant_id))
+
+    async def delete(self, tenant_id: str, user_id: str) -> None:
+        self._memberships.remove((tenant_id, user_id))
+
+
+class InMemoryOutbox(Outbox):
+    def __init__(self) -> None:
+        self.pending: list[OutgoingEmail] = []
+
+    async def add(self, email: OutgoingEmail) -> None:
+        self.pending.append(email)
+
+
+class InMemoryUnitOfWork(UnitOfWork):
+    """One transaction over an `InMemoryStore`: nothing is visible to others before `commit`.
+
+    Commit applies every pending change in one step with no await in between, so concurrent
+    tasks on the same event loop see all of a transaction or none of it.
+    """
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+        self._begin()
+
+    def _begin(self) -> None:
+        self._users = _Table(self._store.users)
+        self._sessions = _Table(self._store.sessions)
+        self._challenges = _Table(self._store.challenges)
+        self._tenants = _Table(self._store.tenants)
+        self._memberships = _Table(self._store.memberships)
+        self._outbox = InMemoryOutbox()
+        self._user_repository = InMemoryUserRepository(
+            self._users, self._sessions, self._memberships
+        )
+        self.users = self._user_repository
+        self.sessions = InMemorySessionRepository(self._sessions)
+        self.challenges = InMemoryChallengeRepository(self._challenges)
+        self.tenants = InMemoryTenantRepository(self._tenants, self._memberships)
+        self.memberships = InMemoryMembershipRepository(self._memberships)
+        self.outbox = self._outbox
+
+    async def __aenter__(self) -> Self:
+        self._begin()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._begin()  # drops whatever was not committed
+
+    async def commit(self) -> None:
+        self._user_repository.check_unique_emails()
+        deleted_users = self._users.deleted_keys()
+        deleted_tenants = self._tenants.deleted_keys()
+        self._tenants.apply()
+        self._users.apply()
+        self._memberships.apply()
+        self._sessions.apply()
+        self._challenges.apply()
+        # Rows another transaction added for what we deleted go too, as a cascade would.
+        store = self._store
+        for session_id, session in list(store.sessions.items()):
+            if session.user_id in deleted_users:
+                del store.sessions[session_id]
+        for key, member in list(store.memberships.items()):
+            if member.user_id in deleted_users or member.tenant_id in deleted_tenants:
+                del store.memberships[key]
+        store.outbox.extend(self._outbox.pending)
+        self._outbox.pending = []
+
+
+class InMemoryUnitOfWorkFactory(UnitOfWorkFactory):
+    def __init__(self, store: InMemoryStore | None = None) -> None:
+        self.store = store if store is not None else InMemoryStore()
+
+    def __call__(self) -> InMemoryUnitOfWork:
+        return InMemoryUnitOfWork(self.store)

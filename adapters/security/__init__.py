@@ -1,0 +1,16 @@
+"""Clocks, ids, random secrets, hashing and access tokens."""
+
+from adapters.security.clock import SystemClock
+from adapters.security.ids import UuidGenerator
+from adapters.security.passwords import Argon2PasswordHasher
+from adapters.security.secrets import HmacSecretHasher, OsSecretGenerator
+from adapters.security.tokens import JwtTokenIssuer
+
+__all__ = [
+    "Argon2PasswordHasher",
+    "HmacSecretHasher",
+    "JwtTokenIssuer",
+    "OsSecretGenerator",
+    "SystemClock",
+    "UuidGenerator",
+]

@@ -1,0 +1,1 @@
+"""SQL persistence (SQLAlchemy async + advanced-alchemy) for PostgreSQL and SQLite."""

@@ -1,0 +1,1 @@
+"""SQL records shared by every area (the email outbox)."""

@@ -1,0 +1,1 @@
+"""Alembic migrations of the SQL schema (run through `adapters.sql.migrate`)."""

@@ -1,0 +1,19 @@
+"""Every record module imported in one place, so `metadata` holds the whole schema."""
+
+from __future__ import annotations
+
+from adapters.sql.base import Base, metadata
+from adapters.sql.common.records import EmailOutboxRecord
+from adapters.sql.identity.records import ChallengeRecord, SessionRecord, UserRecord
+from adapters.sql.tenancy.records import MembershipRecord, TenantRecord
+
+__all__ = [
+    "Base",
+    "ChallengeRecord",
+    "EmailOutboxRecord",
+    "MembershipRecord",
+    "SessionRecord",
+    "TenantRecord",
+    "UserRecord",
+    "metadata",
+]

@@ -1,0 +1,1 @@
+"""SQL records and repositories of the tenancy area."""

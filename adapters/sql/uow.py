@@ -1,0 +1,118 @@
+"""The SQL unit of work: one session per `async with`, rolled back unless committed."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from adapters.sql.errors import translate_unavailable
+from adapters.sql.identity.repositories import (
+    SqlChallengeRepository,
+    SqlSessionRepository,
+    SqlUserRepository,
+)
+from adapters.sql.outbox import SqlOutbox
+from adapters.sql.tenancy.repositories import SqlMembershipRepository, SqlTenantRepository
+from application.common.ports import UnitOfWork, UnitOfWorkFactory
+
+logger = logging.getLogger(__name__)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SqlUnitOfWork(UnitOfWork):
+    """Repositories share one `AsyncSession`; use once per `async with` block."""
+
+    users: SqlUserRepository
+    sessions: SqlSessionRepository
+    challenges: SqlChallengeRepository
+    tenants: SqlTenantRepository
+    memberships: SqlMembershipRepository
+    outbox: SqlOutbox
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        on_outbox_commit: Callable[[], None] | None = None,
+        now: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._on_outbox_commit = on_outbox_commit
+        self._now = now
+        self._session: AsyncSession | None = None
+
+    async def __aenter__(self) -> Self:
+        if self._session is not None:
+            raise RuntimeError("a SqlUnitOfWork cannot be entered twice at once")
+        session = self._sessionmaker()
+        self._session = session
+        self.users = SqlUserRepository(session)
+        self.sessions = SqlSessionRepository(session)
+        self.challenges = SqlChallengeRepository(session)
+        self.tenants = SqlTenantRepository(session)
+        self.memberships = SqlMembershipRepository(session)
+        self.outbox = SqlOutbox(session, self._now)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        session, self._session = self._session, None
+        if session is None:
+            return
+        try:
+            # Anything not committed is discarded; after a commit this is a no-op.
+            await session.rollback()
+        except Exception:
+            # The block's own error (if any) matters more than a failed rollback on a dead link.
+            logger.warning("rollback failed", exc_info=True)
+        finally:
+            await session.close()
+
+    async def commit(self) -> None:
+        if self._session is None:
+            raise RuntimeError("commit outside of `async with`")
+        await self._commit(self._session)
+        added, self.outbox.added = self.outbox.added, 0
+        if added and self._on_outbox_commit is not None:
+            try:
+                self._on_outbox_commit()
+            except Exception:
+                # The data is committed; a missed wake-up only delays the relay's next poll.
+                logger.exception("on_outbox_commit hook failed")
+
+    @staticmethod
+    @translate_unavailable
+    async def _commit(session: AsyncSession) -> None:
+        await session.commit()
+
+
+class SqlUnitOfWorkFactory(UnitOfWorkFactory):
+    """Hands out a fresh `SqlUnitOfWork` per call; the composition root keeps one of these."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        on_outbox_commit: Callable[[], None] | None = None,
+        *,
+        now: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._on_outbox_commit = on_outbox_commit
+        self._now = now
+
+    def __call__(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(
+            self._sessionmaker, on_outbox_commit=self._on_outbox_commit, now=self._now
+        )

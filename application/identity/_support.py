@@ -1,0 +1,140 @@
+"""Helpers the identity use cases share: code throttling and emails, sessions, revocations."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from application.common.ports import (
+    IdGenerator,
+    OutgoingEmail,
+    RateLimiter,
+    SecretGenerator,
+    SecretHasher,
+    UnitOfWork,
+)
+from application.identity.commands import IdentityPolicy
+from application.identity.ports import SessionRevocations
+from domain.errors import ResourceExhausted
+from domain.identity.models import CHALLENGE_LIFETIME, Challenge, ChallengePurpose, Session
+
+CODE_DIGITS = 6
+MINUTE = 60
+HOUR = 60 * 60
+# A revocation must outlive every access token of the session. The last token can be issued
+# just before the session's absolute expiry and then lives its own lifetime (15 minutes by
+# default), so the revocation is kept this much longer than the session itself.
+REVOCATION_GRACE = timedelta(days=1)
+
+
+async def throttle_code_sends(
+    limiter: RateLimiter, policy: IdentityPolicy, email: str, client_ip: str
+) -> None:
+    """Count one emailed code against the client IP and the address; refuse past the limits.
+
+    The IP is counted first so that a flood from one address is stopped before it uses up
+    the per-email allowance of the people it targets.
+    """
+    checks = (
+        (f"code:ip:{client_ip}", policy.code_sends_per_hour_per_ip, HOUR),
+        (f"code:email:min:{email}", policy.code_sends_per_minute_per_email, MINUTE),
+        (f"code:email:hour:{email}", policy.code_sends_per_hour_per_email, HOUR),
+    )
+    for key, limit, window in checks:
+        decision = await limiter.hit(key, limit, window)
+        if not decision.allowed:
+            raise ResourceExhausted(
+                "too many codes requested; try again later",
+                retry_after=max(1, decision.retry_after),
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedChallenge:
+    """A stored challenge and the secrets only the client and the mailbox get to see."""
+
+    challenge: Challenge
+    token: str
+    code: str
+
+
+async def create_code_challenge(
+    uow: UnitOfWork,
+    *,
+    purpose: ChallengePurpose,
+    email: str,
+    secrets: SecretGenerator,
+    secret_hasher: SecretHasher,
+    ids: IdGenerator,
+    now: datetime,
+) -> IssuedChallenge:
+    """Store a 10-minute challenge for `email` and queue the email carrying its code."""
+    token = secrets.token()
+    code = secrets.numeric_code(CODE_DIGITS)
+    challenge = Challenge(
+        id=ids.new_id(),
+        purpose=purpose,
+        email=email,
+        token_hash=secret_hasher.hash(token),
+        code_hash=secret_hasher.hash(code),
+        expires_at=now + CHALLENGE_LIFETIME,
+        created_at=now,
+    )
+    await uow.challenges.add(challenge)
+    await uow.outbox.add(code_email(purpose, email, code))
+    return IssuedChallenge(challenge, token, code)
+
+
+def code_email(purpose: ChallengePurpose, to: str, code: str) -> OutgoingEmail:
+    minutes = int(CHALLENGE_LIFETIME.total_seconds() // 60)
+    if purpose is ChallengePurpose.FORGOT_PASSWORD:
+        subject = "Your Astra password reset code"
+        intro = f"Your code to reset your Astra password is {code}."
+        ignore = "If you did not ask to reset your password, you can ignore this email."
+    else:
+        subject = "Your Astra verification code"
+        intro = f"Your Astra verification code is {code}."
+        ignore = "If you did not ask to create an Astra account, you can ignore this email."
+    text = (
+        f"Hello,\n\n{intro}\n\nEnter it on the page where you requested it. "
+        f"It expires in {minutes} minutes.\n\n{ignore}\n\nThe Astra team\n"
+    )
+    return OutgoingEmail(to=to, subject=subject, text=text)
+
+
+async def open_session(uow: UnitOfWork, ids: IdGenerator, user_id: str, now: datetime) -> Session:
+    session = Session(id=ids.new_id(), user_id=user_id, created_at=now, last_refreshed_at=now)
+    await uow.sessions.add(session)
+    return session
+
+
+@dataclass(frozen=True, slots=True)
+class RevokedSessions:
+    """Sessions revoked in the database, to announce to every replica after the commit."""
+
+    ids: list[str]
+    ttl_seconds: int
+
+    async def publish(self, revocations: SessionRevocations) -> None:
+        if self.ids:
+            await revocations.revoke(list(self.ids), self.ttl_seconds)
+
+
+def revocation_ttl(sessions: list[Session], now: datetime) -> int:
+    """Seconds the revocation must be remembered: until the last session could have expired."""
+    latest = max((s.absolute_expiry() for s in sessions), default=now)
+    return max(1, math.ceil((latest + REVOCATION_GRACE - now).total_seconds()))
+
+
+async def revoke_sessions_of(
+    uow: UnitOfWork, user_id: str, now: datetime, *, except_id: str | None = None
+) -> RevokedSessions:
+    """Revoke the user's sessions (but `except_id`) in this unit of work."""
+    ids = await uow.sessions.revoke_all_for_user(user_id, now, except_id=except_id)
+    sessions = [s for s in [await uow.sessions.get(i) for i in ids] if s is not None]
+    return RevokedSessions(ids, revocation_ttl(sessions, now))
+
+
+def page_url(base: str, path: str, query: str) -> str:
+    return f"{base.rstrip('/')}{path}?{query}"

@@ -1,0 +1,1 @@
+"""On-demand benchmarks: real servers, real load, printed numbers (never timed tests)."""

@@ -1,0 +1,84 @@
+"""The composition root's HTTP face: `create_app` builds the Litestar application."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.openapi.spec import Tag
+from litestar.types import ASGIApp
+
+from entrypoints.container import Overrides, build_container
+from entrypoints.http.conventions import TYPE_DECODERS, Int64SchemaPlugin
+from entrypoints.http.dependencies import provide_container
+from entrypoints.http.errors import EXCEPTION_HANDLERS
+from entrypoints.http.health import HealthController, MediaController
+from entrypoints.http.identity.controllers import AuthController, UserController
+from entrypoints.http.request_id import RequestIdMiddleware
+from entrypoints.settings import Settings, load_settings
+from entrypoints.telemetry import configure_tracing, tracing_middleware
+
+logger = logging.getLogger("astra")
+
+OPENAPI_TAGS = [
+    Tag(name="AccountService", description="Identity, users, tenancy, API keys, subscriptions"),
+    Tag(name="MappingService", description="Agents, templates, intentions and leads"),
+    Tag(name="UsageService", description="Plans, credits and usage"),
+    Tag(name="chat", description="Chat with agents"),
+    Tag(name="Operations", description="Health and readiness"),
+]
+
+
+def create_app(settings: Settings | None = None, overrides: Overrides | None = None) -> Litestar:
+    """Build the application; nothing connects until the lifespan starts.
+
+    `overrides` substitutes adapters (e.g. a fixed clock, a capturing email sender) so tests
+    and benchmarks use the same wiring as production without monkeypatching.
+    """
+    resolved = settings if settings is not None else load_settings()
+    tracer_provider = configure_tracing(resolved)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with build_container(
+            resolved, overrides or Overrides(), tracer_provider
+        ) as container:
+            app.state.container = container
+            yield
+
+    app = Litestar(
+        route_handlers=[
+            HealthController,
+            MediaController,
+            AuthController,
+            UserController,
+        ],
+        dependencies={"container": Provide(provide_container)},
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=[lifespan],
+        type_decoders=TYPE_DECODERS,
+        plugins=[Int64SchemaPlugin()],
+        request_max_body_size=resolved.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="Astra API",
+            version="1.0.0",
+            description="Multi-tenant backend for AI customer-service agents.",
+            tags=OPENAPI_TAGS,
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin()],
+            use_handler_docstrings=True,
+        ),
+        debug=False,
+    )
+    # Wrapped around the whole handler (not per route) so that unknown routes and
+    # errors raised before routing also get a request id and a server span.
+    handler: ASGIApp = RequestIdMiddleware(app.asgi_handler)
+    if tracer_provider is not None:
+        handler = tracing_middleware(tracer_provider)(app=handler)
+    app.asgi_handler = handler
+    return app

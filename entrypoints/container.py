@@ -1,0 +1,191 @@
+"""The composition root: picks adapters from settings and wires the use cases."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from opentelemetry.sdk.trace import TracerProvider
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from adapters.email.log import LogEmailSender
+from adapters.email.relay import EmailRelay
+from adapters.email.smtp import SmtpEmailSender
+from adapters.images.pillow import PillowImageProcessor
+from adapters.memory.limits import MemoryRateLimiter
+from adapters.memory.revocations import MemorySessionRevocations
+from adapters.redis.client import create_redis
+from adapters.redis.client import ping as redis_ping
+from adapters.redis.limits import RedisRateLimiter
+from adapters.redis.revocations import RedisSessionRevocations
+from adapters.security.clock import SystemClock
+from adapters.security.ids import UuidGenerator
+from adapters.security.passwords import Argon2PasswordHasher
+from adapters.security.secrets import HmacSecretHasher, OsSecretGenerator
+from adapters.security.tokens import JwtTokenIssuer
+from adapters.sql.engine import create_engine
+from adapters.sql.engine import ping as database_ping
+from adapters.sql.migrate import upgrade
+from adapters.sql.outbox import SqlPendingEmailQueue
+from adapters.sql.uow import SqlUnitOfWorkFactory
+from adapters.storage.local import LocalObjectStorage
+from application.common.email_delivery import DeliverPendingEmails
+from application.common.ports import (
+    Clock,
+    EmailSender,
+    IdGenerator,
+    RateLimiter,
+    SecretGenerator,
+)
+from application.identity.commands import IdentityPolicy
+from application.identity.ports import (
+    PasswordHasher,
+    SessionRevocations,
+)
+from entrypoints.identity_wiring import IdentityUseCases, wire_identity
+from entrypoints.settings import Settings, resolve_jwt_secret
+from entrypoints.telemetry import instrument_clients
+
+logger = logging.getLogger("astra")
+
+ACCESS_TOKEN_TTL_SECONDS = 15 * 60
+JWT_ISSUER = "astra"
+JWT_AUDIENCE = "astra-api"
+
+
+@dataclass(slots=True)
+class Container:
+    settings: Settings
+    identity: IdentityUseCases
+    readiness: Callable[[], Awaitable[dict[str, str]]]
+    media_path: Callable[[str], Path | None]
+    email_relay: EmailRelay
+
+
+@dataclass(frozen=True, slots=True)
+class Overrides:
+    """Adapters a caller (tests, benchmarks) may substitute; None keeps the configured one."""
+
+    clock: Clock | None = None
+    email_sender: EmailSender | None = None
+    password_hasher: PasswordHasher | None = None
+    ids: IdGenerator | None = None
+    secrets: SecretGenerator | None = None
+
+
+@asynccontextmanager
+async def build_container(
+    settings: Settings,
+    overrides: Overrides,
+    tracer_provider: TracerProvider | None = None,
+) -> AsyncIterator[Container]:
+    """Open engines and clients, start background work; close everything on exit."""
+    async with AsyncExitStack() as stack:
+        engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+        stack.push_async_callback(engine.dispose)
+        if tracer_provider is not None:
+            instrument_clients(tracer_provider, engine)
+        if settings.is_sqlite:
+            # The embedded default keeps itself migrated; PostgreSQL uses `astra db upgrade`.
+            await upgrade(settings.database_url)
+
+        clock: Clock = overrides.clock or SystemClock()
+        redis_client: Any = None
+        if settings.redis_url:
+            redis_client = create_redis(settings.redis_url)
+            stack.push_async_callback(redis_client.aclose)
+        limiter: RateLimiter = (
+            RedisRateLimiter(redis_client, prefix=settings.redis_prefix)
+            if redis_client is not None
+            else MemoryRateLimiter(clock)
+        )
+        revocations: SessionRevocations = (
+            RedisSessionRevocations(redis_client, prefix=settings.redis_prefix, clock=clock)
+            if redis_client is not None
+            else MemorySessionRevocations(clock)
+        )
+        sender = overrides.email_sender or _email_sender(settings)
+        relay = EmailRelay(DeliverPendingEmails(SqlPendingEmailQueue(engine), sender, clock))
+        sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
+        uow = SqlUnitOfWorkFactory(sessionmaker, on_outbox_commit=relay.wake)
+        storage = LocalObjectStorage(
+            settings.data_dir / "media", public_base_url=f"{settings.public_url}/media"
+        )
+        jwt_secret = resolve_jwt_secret(settings)
+        identity = wire_identity(
+            uow=uow,
+            clock=clock,
+            ids=overrides.ids or UuidGenerator(),
+            secrets=overrides.secrets or OsSecretGenerator(),
+            secret_hasher=HmacSecretHasher(_derive_key(jwt_secret, b"astra/secret-hasher")),
+            passwords=overrides.password_hasher
+            or Argon2PasswordHasher(
+                time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib
+            ),
+            tokens=JwtTokenIssuer(
+                secret=jwt_secret,
+                issuer=JWT_ISSUER,
+                audience=JWT_AUDIENCE,
+                ttl_seconds=ACCESS_TOKEN_TTL_SECONDS,
+                clock=clock,
+            ),
+            revocations=revocations,
+            limiter=limiter,
+            images=PillowImageProcessor(),
+            storage=storage,
+            policy=IdentityPolicy(
+                frontend_url=settings.effective_frontend_url,
+                code_sends_per_hour_per_ip=settings.code_sends_per_ip_per_hour,
+            ),
+        )
+
+        async def readiness() -> dict[str, str]:
+            checks: dict[str, str] = {}
+            try:
+                await database_ping(engine)
+                checks["database"] = "ok"
+            except Exception as exc:
+                logger.warning("readiness: database unreachable (%s)", type(exc).__name__)
+                checks["database"] = "unreachable"
+            if redis_client is not None:
+                try:
+                    await redis_ping(redis_client)
+                    checks["redis"] = "ok"
+                except Exception as exc:
+                    logger.warning("readiness: redis unreachable (%s)", type(exc).__name__)
+                    checks["redis"] = "unreachable"
+            return checks
+
+        relay.start()
+        stack.push_async_callback(relay.stop)
+        yield Container(
+            settings=settings,
+            identity=identity,
+            readiness=readiness,
+            media_path=storage.resolve,
+            email_relay=relay,
+        )
+
+
+def _derive_key(secret: str, label: bytes) -> bytes:
+    """A key of its own for each use of the one configured secret."""
+    return hmac.new(secret.encode(), label, hashlib.sha256).digest()
+
+
+def _email_sender(settings: Settings) -> EmailSender:
+    if settings.smtp.host:
+        return SmtpEmailSender(
+            host=settings.smtp.host,
+            port=settings.smtp.port,
+            username=settings.smtp.username,
+            password=settings.smtp.password,
+            starttls=settings.smtp.starttls,
+            sender=settings.smtp.sender,
+        )
+    return LogEmailSender()

@@ -1,0 +1,50 @@
+"""Liveness, readiness and the files the local object storage serves."""
+
+from __future__ import annotations
+
+import msgspec
+from litestar import Controller, get
+from litestar.response import File
+
+from domain.errors import NotFound, Unavailable
+from entrypoints.container import Container
+
+
+class HealthResponse(msgspec.Struct):
+    status: str
+
+
+class ReadinessResponse(msgspec.Struct):
+    status: str
+    checks: dict[str, str]
+
+
+class HealthController(Controller):
+    tags = ["Operations"]
+    include_in_schema = True
+
+    @get("/healthz", operation_id="Healthz")
+    async def healthz(self) -> HealthResponse:
+        return HealthResponse(status="ok")
+
+    @get("/readyz", operation_id="Readyz")
+    async def readyz(self, container: Container) -> ReadinessResponse:
+        """Ready when the database and (if configured) Redis answer; otherwise `14`."""
+        checks = await container.readiness()
+        failing = sorted(name for name, state in checks.items() if state != "ok")
+        if failing:
+            raise Unavailable(f"not ready: {', '.join(failing)} unreachable", retry_after=1)
+        return ReadinessResponse(status="ok", checks=checks)
+
+
+class MediaController(Controller):
+    path = "/media"
+    tags = ["Operations"]
+    include_in_schema = False
+
+    @get("/{key:path}", operation_id="MediaGet")
+    async def media(self, key: str, container: Container) -> File:
+        found = container.media_path(key.lstrip("/"))
+        if found is None:
+            raise NotFound("not found")
+        return File(path=found, content_disposition_type="inline")

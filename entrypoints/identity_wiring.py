@@ -1,0 +1,134 @@
+"""Wires the identity use cases to the adapters the composition root picked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from application.common.ports import (
+    Clock,
+    IdGenerator,
+    RateLimiter,
+    SecretGenerator,
+    SecretHasher,
+    UnitOfWorkFactory,
+)
+from application.identity.commands import IdentityPolicy
+from application.identity.deletion import DeleteUser
+from application.identity.password_reset import (
+    ResetPassword,
+    StartPasswordReset,
+    VerifyPasswordReset,
+)
+from application.identity.ports import (
+    ImageProcessor,
+    ObjectStorage,
+    PasswordHasher,
+    SessionRevocations,
+    TokenIssuer,
+)
+from application.identity.profile import (
+    GetUser,
+    UpdateUserAvatar,
+    UpdateUserName,
+    UpdateUserPassword,
+)
+from application.identity.registration import InitializeUser, StartRegistration, VerifyRegistration
+from application.identity.sign_in import AuthenticateAccessToken, Login, Logout, RefreshToken
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityUseCases:
+    start_registration: StartRegistration
+    verify_registration: VerifyRegistration
+    initialize_user: InitializeUser
+    login: Login
+    logout: Logout
+    refresh_token: RefreshToken
+    authenticate: AuthenticateAccessToken
+    start_password_reset: StartPasswordReset
+    verify_password_reset: VerifyPasswordReset
+    reset_password: ResetPassword
+    get_user: GetUser
+    update_name: UpdateUserName
+    update_password: UpdateUserPassword
+    update_avatar: UpdateUserAvatar
+    delete_user: DeleteUser
+
+
+def wire_identity(
+    *,
+    uow: UnitOfWorkFactory,
+    clock: Clock,
+    ids: IdGenerator,
+    secrets: SecretGenerator,
+    secret_hasher: SecretHasher,
+    passwords: PasswordHasher,
+    tokens: TokenIssuer,
+    revocations: SessionRevocations,
+    limiter: RateLimiter,
+    images: ImageProcessor,
+    storage: ObjectStorage,
+    policy: IdentityPolicy,
+) -> IdentityUseCases:
+    return IdentityUseCases(
+        start_registration=StartRegistration(
+            uow_factory=uow,
+            limiter=limiter,
+            secrets=secrets,
+            secret_hasher=secret_hasher,
+            ids=ids,
+            clock=clock,
+            policy=policy,
+        ),
+        verify_registration=VerifyRegistration(
+            uow_factory=uow, secret_hasher=secret_hasher, tokens=tokens, ids=ids, clock=clock
+        ),
+        initialize_user=InitializeUser(
+            uow_factory=uow, passwords=passwords, tokens=tokens, clock=clock
+        ),
+        login=Login(
+            uow_factory=uow,
+            passwords=passwords,
+            tokens=tokens,
+            limiter=limiter,
+            ids=ids,
+            clock=clock,
+            policy=policy,
+        ),
+        logout=Logout(uow_factory=uow, revocations=revocations, clock=clock),
+        refresh_token=RefreshToken(uow_factory=uow, tokens=tokens, clock=clock),
+        authenticate=AuthenticateAccessToken(tokens=tokens, revocations=revocations),
+        start_password_reset=StartPasswordReset(
+            uow_factory=uow,
+            limiter=limiter,
+            secrets=secrets,
+            secret_hasher=secret_hasher,
+            ids=ids,
+            clock=clock,
+            policy=policy,
+        ),
+        verify_password_reset=VerifyPasswordReset(
+            uow_factory=uow,
+            secrets=secrets,
+            secret_hasher=secret_hasher,
+            ids=ids,
+            clock=clock,
+            policy=policy,
+        ),
+        reset_password=ResetPassword(
+            uow_factory=uow,
+            secret_hasher=secret_hasher,
+            passwords=passwords,
+            revocations=revocations,
+            clock=clock,
+        ),
+        get_user=GetUser(uow_factory=uow),
+        update_name=UpdateUserName(uow_factory=uow, clock=clock),
+        update_password=UpdateUserPassword(
+            uow_factory=uow, passwords=passwords, revocations=revocations, clock=clock
+        ),
+        update_avatar=UpdateUserAvatar(
+            uow_factory=uow, images=images, storage=storage, ids=ids, clock=clock
+        ),
+        delete_user=DeleteUser(uow_factory=uow, revocations=revocations, clock=clock),
+    )

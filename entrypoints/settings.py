@@ -1,0 +1,194 @@
+"""Typed settings read once from the `ASTRA_*` environment variables (contract §8)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from sqlalchemy.engine import make_url
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./astra.db"
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+MIN_SECRET_LENGTH = 32
+DEFAULT_EMAIL_FROM = "Astra <no-reply@astra.local>"
+
+_T = TypeVar("_T", bound=str)
+
+
+class SettingsError(ValueError):
+    """A setting is missing, malformed or unsafe for the chosen mode."""
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    host: str = ""
+    port: int = 587
+    username: str = ""
+    password: str = field(default="", repr=False)
+    starttls: bool = True
+    sender: str = DEFAULT_EMAIL_FROM
+
+
+@dataclass(frozen=True, slots=True)
+class LlmSettings:
+    backend: Literal["local", "openai"] = "local"
+    base_url: str = ""
+    api_key: str = field(default="", repr=False)
+    model: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    env: Literal["development", "production"] = "development"
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str = ""
+    jwt_secret: str = field(default="", repr=False)
+    internal_api_keys: tuple[str, ...] = field(default=(), repr=False)
+    public_url: str = DEFAULT_PUBLIC_URL
+    frontend_url: str = ""
+    data_dir: Path = Path("./var")
+    smtp: SmtpSettings = SmtpSettings()
+    payments: Literal["local", "stripe"] = "local"
+    llm: LlmSettings = LlmSettings()
+    trial_days: int = 14
+    credits_per_message: int = 1
+    max_body_bytes: int = 3 * 1024 * 1024
+    database_pool_size: int = 10
+    redis_prefix: str = "astra:"
+    code_sends_per_ip_per_hour: int = 30
+    # argon2id cost; production keeps the library's recommended defaults.
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def effective_frontend_url(self) -> str:
+        return (self.frontend_url or self.public_url).rstrip("/")
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _flag(raw: str, name: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise SettingsError(f"{name} must be true or false")
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}")
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[_T, ...], default: _T) -> _T:
+    raw = env.get(name, "").strip().lower() or default
+    for option in allowed:
+        if raw == option:
+            return option
+    raise SettingsError(f"{name} must be one of {', '.join(allowed)}")
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from the environment and validate them."""
+    source = os.environ if env is None else env
+    get = source.get
+    settings = Settings(
+        env=_choice(source, "ASTRA_ENV", ("development", "production"), "development"),
+        database_url=get("ASTRA_DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL,
+        redis_url=get("ASTRA_REDIS_URL", "").strip(),
+        jwt_secret=get("ASTRA_JWT_SECRET", ""),
+        internal_api_keys=tuple(
+            key.strip() for key in get("ASTRA_INTERNAL_API_KEYS", "").split(",") if key.strip()
+        ),
+        public_url=(get("ASTRA_PUBLIC_URL", "").strip() or DEFAULT_PUBLIC_URL).rstrip("/"),
+        frontend_url=get("ASTRA_FRONTEND_URL", "").strip().rstrip("/"),
+        data_dir=Path(get("ASTRA_DATA_DIR", "").strip() or "./var"),
+        smtp=SmtpSettings(
+            host=get("ASTRA_SMTP_HOST", "").strip(),
+            port=_int(source, "ASTRA_SMTP_PORT", 587, minimum=1),
+            username=get("ASTRA_SMTP_USERNAME", ""),
+            password=get("ASTRA_SMTP_PASSWORD", ""),
+            starttls=_flag(get("ASTRA_SMTP_STARTTLS", "true"), "ASTRA_SMTP_STARTTLS"),
+            sender=get("ASTRA_EMAIL_FROM", "").strip() or DEFAULT_EMAIL_FROM,
+        ),
+        payments=_choice(source, "ASTRA_PAYMENTS", ("local", "stripe"), "local"),
+        llm=LlmSettings(
+            backend=_choice(source, "ASTRA_LLM_BACKEND", ("local", "openai"), "local"),
+            base_url=get("ASTRA_LLM_BASE_URL", "").strip(),
+            api_key=get("ASTRA_LLM_API_KEY", ""),
+            model=get("ASTRA_LLM_MODEL", "").strip(),
+        ),
+        trial_days=_int(source, "ASTRA_TRIAL_DAYS", 14, minimum=0),
+        credits_per_message=_int(source, "ASTRA_CREDITS_PER_MESSAGE", 1, minimum=0),
+        redis_prefix=get("ASTRA_REDIS_PREFIX", "").strip() or "astra:",
+    )
+    validate(settings)
+    return settings
+
+
+def validate(settings: Settings) -> None:
+    """Refuse settings that cannot work; production refuses default or short secrets."""
+    try:
+        make_url(settings.database_url)
+    except Exception:
+        raise SettingsError("ASTRA_DATABASE_URL is not a valid SQLAlchemy URL") from None
+    if settings.redis_url and not settings.redis_url.startswith(("redis://", "rediss://")):
+        raise SettingsError("ASTRA_REDIS_URL must start with redis:// or rediss://")
+    if settings.jwt_secret and len(settings.jwt_secret) < MIN_SECRET_LENGTH:
+        raise SettingsError(f"ASTRA_JWT_SECRET must be at least {MIN_SECRET_LENGTH} characters")
+    for key in settings.internal_api_keys:
+        if len(key) < MIN_SECRET_LENGTH:
+            raise SettingsError(
+                "each ASTRA_INTERNAL_API_KEYS entry must be at least "
+                f"{MIN_SECRET_LENGTH} characters"
+            )
+    if settings.is_production:
+        if not settings.jwt_secret:
+            raise SettingsError("production mode needs ASTRA_JWT_SECRET (no generated default)")
+        if settings.is_sqlite:
+            raise SettingsError("production mode needs a PostgreSQL ASTRA_DATABASE_URL")
+        if not settings.redis_url:
+            raise SettingsError("production mode needs ASTRA_REDIS_URL")
+
+
+def resolve_jwt_secret(settings: Settings) -> str:
+    """The configured secret, or one generated once per data directory (development only)."""
+    if settings.jwt_secret:
+        return settings.jwt_secret
+    if settings.is_production:
+        raise SettingsError("production mode needs ASTRA_JWT_SECRET")
+    path = settings.data_dir / "jwt-secret"
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    # Create with owner-only permissions; another process may win the race, so re-read.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="utf-8").strip()
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(secret)
+    return secret

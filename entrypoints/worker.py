@@ -1,0 +1,19 @@
+"""`astra worker`: background jobs outside the HTTP process (email delivery for now)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from entrypoints.container import Overrides, build_container
+from entrypoints.settings import Settings
+
+logger = logging.getLogger("astra.worker")
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
+    """Run the email relay (and later jobs) until `stop` is set."""
+    async with build_container(settings, Overrides()):
+        logger.info("worker started")
+        await stop.wait()
+    logger.info("worker stopped")

@@ -1,0 +1,199 @@
+"""SmtpEmailSender and the outbox relay against a real in-process SMTP server (aiosmtpd)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+import aiosmtplib
+import pytest
+from aiosmtpd.controller import Controller
+
+from adapters.email import EmailRelay, SmtpEmailSender
+from adapters.security import SystemClock
+from application.common.email_delivery import DeliverPendingEmails
+from application.common.ports import OutgoingEmail, PendingEmail, PendingEmailQueue
+
+SENDER = "Astra <no-reply@astra.test>"
+
+
+@dataclass
+class Received:
+    mail_from: str
+    recipients: list[str]
+    message: EmailMessage
+
+
+class CollectingHandler:
+    def __init__(self) -> None:
+        self.received: list[Received] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message))
+        return "250 Message accepted for delivery"
+
+
+@dataclass
+class SmtpServer:
+    port: int
+    handler: CollectingHandler
+
+    async def wait_for(self, count: int, within: float = 3.0) -> list[Received]:
+        deadline = time.monotonic() + within
+        while len(self.handler.received) < count:
+            assert time.monotonic() < deadline, f"only {len(self.handler.received)} arrived"
+            await asyncio.sleep(0.02)
+        return self.handler.received
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    handler = CollectingHandler()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield SmtpServer(port, handler)
+    finally:
+        controller.stop()
+
+
+def make_sender(port: int, **overrides: Any) -> SmtpEmailSender:
+    options: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "port": port,
+        "username": "",
+        "password": "",
+        "starttls": False,
+        "sender": SENDER,
+        "timeout": 2,
+    }
+    options.update(overrides)
+    return SmtpEmailSender(**options)
+
+
+async def test_message_arrives_with_recipient_subject_and_body(smtp_server: SmtpServer) -> None:
+    email = OutgoingEmail(
+        to="alice@example.com", subject="Your Astra code", text="Your code is 123456.\nBye."
+    )
+    await make_sender(smtp_server.port).send(email)
+    [received] = await smtp_server.wait_for(1)
+    assert received.recipients == ["alice@example.com"]
+    assert received.mail_from == "no-reply@astra.test"
+    assert received.message["Subject"] == "Your Astra code"
+    assert received.message["To"] == "alice@example.com"
+    assert received.message["From"] == SENDER
+    assert received.message["Message-ID"].endswith("@astra.test>")
+    assert received.message["Date"]
+    body = received.message.get_body(("plain",))
+    assert body is not None
+    assert body.get_content().replace("\r\n", "\n").strip() == "Your code is 123456.\nBye."
+
+
+async def test_non_ascii_subject_and_body_survive(smtp_server: SmtpServer) -> None:
+    email = OutgoingEmail(to="bob@example.com", subject="Código — ünïcode", text="Olá, 你好")
+    await make_sender(smtp_server.port).send(email)
+    [received] = await smtp_server.wait_for(1)
+    assert received.message["Subject"] == "Código — ünïcode"
+    body = received.message.get_body(("plain",))
+    assert body is not None
+    assert body.get_content().strip() == "Olá, 你好"
+
+
+async def test_a_list_of_addresses_cannot_add_recipients(smtp_server: SmtpServer) -> None:
+    email = OutgoingEmail(to="a@example.com, b@example.com", subject="s", text="t")
+    with pytest.raises(ValueError):
+        await make_sender(smtp_server.port).send(email)
+    await asyncio.sleep(0.1)
+    assert smtp_server.handler.received == []
+
+
+async def test_unreachable_server_raises() -> None:
+    sender = make_sender(free_port(), timeout=1)
+    with pytest.raises(aiosmtplib.SMTPException):
+        await sender.send(OutgoingEmail(to="a@example.com", subject="s", text="t"))
+
+
+async def test_required_starttls_fails_against_a_server_without_it(
+    smtp_server: SmtpServer,
+) -> None:
+    sender = make_sender(smtp_server.port, starttls=True)
+    with pytest.raises(aiosmtplib.SMTPException):
+        await sender.send(OutgoingEmail(to="a@example.com", subject="s", text="t"))
+    assert smtp_server.handler.received == []
+
+
+@dataclass
+class InMemoryQueue(PendingEmailQueue):
+    """The outbox as the relay sees it, minus the database."""
+
+    waiting: list[PendingEmail] = field(default_factory=list)
+    sent: list[str] = field(default_factory=list)
+    failed: list[tuple[str, datetime | None, str]] = field(default_factory=list)
+
+    async def claim_due(self, now: datetime, limit: int) -> list[PendingEmail]:
+        batch, self.waiting = self.waiting[:limit], self.waiting[limit:]
+        return batch
+
+    async def mark_sent(self, email_id: str, now: datetime) -> None:
+        self.sent.append(email_id)
+
+    async def mark_failed(self, email_id: str, retry_at: datetime | None, error: str) -> None:
+        self.failed.append((email_id, retry_at, error))
+
+
+async def test_relay_delivers_queued_email_after_wake(smtp_server: SmtpServer) -> None:
+    queue = InMemoryQueue()
+    deliver = DeliverPendingEmails(queue, make_sender(smtp_server.port), SystemClock())
+    relay = EmailRelay(deliver, poll_interval=60)
+    relay.start()
+    try:
+        await asyncio.sleep(0.05)  # the first round finds nothing and goes to sleep
+        email = OutgoingEmail(to="carol@example.com", subject="Welcome", text="code 654321")
+        queue.waiting.append(PendingEmail(id="e1", email=email, attempts=0))
+        relay.wake()
+        [received] = await smtp_server.wait_for(1, within=2)
+        assert received.recipients == ["carol@example.com"]
+        assert "654321" in received.message.get_content()
+        assert queue.sent == ["e1"]
+    finally:
+        await relay.stop()
+
+
+async def test_relay_records_failure_when_smtp_is_down() -> None:
+    queue = InMemoryQueue()
+    email = OutgoingEmail(to="dave@example.com", subject="s", text="t")
+    queue.waiting.append(PendingEmail(id="e2", email=email, attempts=0))
+    clock = SystemClock()
+    deliver = DeliverPendingEmails(queue, make_sender(free_port(), timeout=1), clock)
+    relay = EmailRelay(deliver, poll_interval=60)
+    before = datetime.now(UTC)
+    relay.start()
+    try:
+        deadline = time.monotonic() + 3
+        while not queue.failed:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.02)
+    finally:
+        await relay.stop()
+    [(email_id, retry_at, error)] = queue.failed
+    assert email_id == "e2"
+    assert retry_at is not None
+    assert retry_at > before
+    assert error.startswith("SMTPConnectError")

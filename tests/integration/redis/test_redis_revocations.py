@@ -1,0 +1,140 @@
+"""RedisSessionRevocations against the real Redis: TTLs, the local cache and outages."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from redis.asyncio import Redis
+
+from adapters.redis import RedisSessionRevocations, create_redis
+from application.common.ports import Clock
+from domain.errors import Unavailable
+
+
+class ManualClock(Clock):
+    def __init__(self) -> None:
+        self.current = datetime(2030, 1, 1, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, seconds: float) -> None:
+        self.current += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+async def client(redis_url: str) -> AsyncIterator[Redis]:
+    redis_client = create_redis(redis_url)
+    try:
+        yield redis_client
+    finally:
+        await redis_client.aclose()
+
+
+def new_session_id() -> str:
+    return f"session-{secrets.token_hex(6)}"
+
+
+async def test_revoked_sessions_are_reported_and_others_not(
+    client: Redis, redis_prefix: str
+) -> None:
+    revocations = RedisSessionRevocations(client, redis_prefix)
+    first, second, live = new_session_id(), new_session_id(), new_session_id()
+    await revocations.revoke([first, second], ttl_seconds=900)
+    assert await revocations.is_revoked(first)
+    assert await revocations.is_revoked(second)
+    assert not await revocations.is_revoked(live)
+
+
+async def test_revocations_expire_with_their_ttl(client: Redis, redis_prefix: str) -> None:
+    revocations = RedisSessionRevocations(client, redis_prefix)
+    session_id = new_session_id()
+    await revocations.revoke([session_id], ttl_seconds=900)
+    ttl = await client.ttl(f"{redis_prefix}revoked:{session_id}")
+    assert 890 <= ttl <= 900
+
+
+async def test_revocation_through_the_same_instance_is_seen_at_once(
+    client: Redis, redis_prefix: str
+) -> None:
+    revocations = RedisSessionRevocations(client, redis_prefix, local_cache_seconds=60)
+    session_id = new_session_id()
+    assert not await revocations.is_revoked(session_id)  # now cached as "not revoked"
+    await revocations.revoke([session_id], ttl_seconds=900)
+    assert await revocations.is_revoked(session_id)
+
+
+async def test_other_replica_sees_a_revocation_once_its_cache_entry_ages_out(
+    client: Redis, redis_url: str, redis_prefix: str
+) -> None:
+    other_client = create_redis(redis_url)
+    clock = ManualClock()
+    try:
+        replica_a = RedisSessionRevocations(client, redis_prefix, clock=clock)
+        replica_b = RedisSessionRevocations(other_client, redis_prefix, clock=clock)
+        session_id = new_session_id()
+        assert not await replica_b.is_revoked(session_id)
+        await replica_a.revoke([session_id], ttl_seconds=900)
+        clock.advance(0.5)
+        assert not await replica_b.is_revoked(session_id)  # still within its 1 s cache
+        clock.advance(0.5)
+        assert await replica_b.is_revoked(session_id)
+    finally:
+        await other_client.aclose()
+
+
+async def test_other_replica_sees_a_revocation_within_about_a_second_of_real_time(
+    client: Redis, redis_url: str, redis_prefix: str
+) -> None:
+    other_client = create_redis(redis_url)
+    try:
+        replica_a = RedisSessionRevocations(client, redis_prefix)
+        replica_b = RedisSessionRevocations(other_client, redis_prefix)
+        session_id = new_session_id()
+        assert not await replica_b.is_revoked(session_id)
+        await replica_a.revoke([session_id], ttl_seconds=900)
+        started = time.monotonic()
+        while not await replica_b.is_revoked(session_id):
+            assert time.monotonic() - started < 1.5
+            await asyncio.sleep(0.05)
+        assert time.monotonic() - started <= 1.1
+    finally:
+        await other_client.aclose()
+
+
+async def test_local_cache_spares_redis_round_trips(client: Redis, redis_prefix: str) -> None:
+    clock = ManualClock()
+    revocations = RedisSessionRevocations(client, redis_prefix, clock=clock)
+    session_id = new_session_id()
+    assert not await revocations.is_revoked(session_id)
+    # Written behind the adapter's back: the cached "no" still holds for up to a second.
+    await client.set(f"{redis_prefix}revoked:{session_id}", "1", ex=60)
+    assert not await revocations.is_revoked(session_id)
+    clock.advance(1.0)
+    assert await revocations.is_revoked(session_id)
+
+
+async def test_local_cache_is_bounded(client: Redis, redis_prefix: str) -> None:
+    revocations = RedisSessionRevocations(client, redis_prefix, max_cache_entries=10)
+    ids = [new_session_id() for _ in range(25)]
+    for session_id in ids:
+        assert not await revocations.is_revoked(session_id)
+    assert list(revocations._not_revoked_until) == ids[-10:]
+
+
+async def test_unreachable_redis_raises_unavailable() -> None:
+    dead = create_redis("redis://127.0.0.1:1/0")
+    revocations = RedisSessionRevocations(dead, "astra-test-dead:")
+    try:
+        with pytest.raises(Unavailable) as caught:
+            await revocations.is_revoked("s")
+        assert caught.value.retry_after == 1
+        with pytest.raises(Unavailable):
+            await revocations.revoke(["s"], ttl_seconds=60)
+    finally:
+        await dead.aclose()

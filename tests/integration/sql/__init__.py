@@ -1,0 +1,1 @@
+"""Integration tests of the SQL adapters on PostgreSQL and SQLite."""

@@ -1,0 +1,80 @@
+"""Settings come from ASTRA_* variables; production refuses unsafe defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from entrypoints.settings import SettingsError, load_settings, resolve_jwt_secret
+
+STRONG = "s" * 40
+
+
+def test_empty_environment_gives_the_embedded_defaults() -> None:
+    settings = load_settings({})
+    assert settings.database_url == "sqlite+aiosqlite:///./astra.db"
+    assert settings.redis_url == ""
+    assert settings.payments == "local"
+    assert settings.llm.backend == "local"
+    assert settings.trial_days == 14
+    assert settings.credits_per_message == 1
+    assert settings.effective_frontend_url == "http://127.0.0.1:8000"
+
+
+def test_variables_are_read_and_typed() -> None:
+    settings = load_settings(
+        {
+            "ASTRA_DATABASE_URL": "postgresql+asyncpg://u@db/astra",
+            "ASTRA_REDIS_URL": "redis://cache:6379/0",
+            "ASTRA_INTERNAL_API_KEYS": f" {STRONG} ,{STRONG}x ,",
+            "ASTRA_SMTP_PORT": "2525",
+            "ASTRA_SMTP_STARTTLS": "false",
+            "ASTRA_TRIAL_DAYS": "30",
+            "ASTRA_FRONTEND_URL": "https://app.example.com/",
+        }
+    )
+    assert settings.internal_api_keys == (STRONG, STRONG + "x")
+    assert settings.smtp.port == 2525
+    assert settings.smtp.starttls is False
+    assert settings.trial_days == 30
+    assert settings.effective_frontend_url == "https://app.example.com"
+
+
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [
+        ({"ASTRA_TRIAL_DAYS": "soon"}, "ASTRA_TRIAL_DAYS"),
+        ({"ASTRA_ENV": "staging"}, "ASTRA_ENV"),
+        ({"ASTRA_JWT_SECRET": "short"}, "ASTRA_JWT_SECRET"),
+        ({"ASTRA_INTERNAL_API_KEYS": "tiny"}, "ASTRA_INTERNAL_API_KEYS"),
+        ({"ASTRA_REDIS_URL": "http://x"}, "ASTRA_REDIS_URL"),
+        ({"ASTRA_LLM_BACKEND": "gpt"}, "ASTRA_LLM_BACKEND"),
+    ],
+)
+def test_bad_values_are_refused_by_name(env: dict[str, str], problem: str) -> None:
+    with pytest.raises(SettingsError, match=problem):
+        load_settings(env)
+
+
+def test_production_refuses_default_secrets_and_embedded_backends() -> None:
+    production = {
+        "ASTRA_ENV": "production",
+        "ASTRA_DATABASE_URL": "postgresql+asyncpg://u@db/astra",
+        "ASTRA_REDIS_URL": "redis://cache:6379/0",
+    }
+    with pytest.raises(SettingsError, match="ASTRA_JWT_SECRET"):
+        load_settings(production)
+    with pytest.raises(SettingsError, match="PostgreSQL"):
+        load_settings({**production, "ASTRA_JWT_SECRET": STRONG, "ASTRA_DATABASE_URL": ""})
+    with pytest.raises(SettingsError, match="ASTRA_REDIS_URL"):
+        load_settings({**production, "ASTRA_JWT_SECRET": STRONG, "ASTRA_REDIS_URL": ""})
+    assert load_settings({**production, "ASTRA_JWT_SECRET": STRONG}).is_production
+
+
+def test_development_secret_is_generated_once_per_data_directory(tmp_path: Path) -> None:
+    settings = load_settings({"ASTRA_DATA_DIR": str(tmp_path)})
+    first = resolve_jwt_secret(settings)
+    assert len(first) >= 32
+    assert resolve_jwt_secret(settings) == first
+    assert (tmp_path / "jwt-secret").stat().st_mode & 0o077 == 0
