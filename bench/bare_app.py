@@ -13,4 +13,6 @@ async def bare() -> dict[str, str]:
     return _BODY
 
 
-app = Litestar(route_handlers=[bare])
+def create_app() -> Litestar:
+    """A factory, served like Astra's (`uvicorn --factory`); importing builds nothing."""
+    return Litestar(route_handlers=[bare])

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from opentelemetry.sdk.trace import TracerProvider
-from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from adapters.email.log import LogEmailSender
 from adapters.email.relay import EmailRelay
@@ -29,8 +28,9 @@ from adapters.security.ids import UuidGenerator
 from adapters.security.passwords import Argon2PasswordHasher
 from adapters.security.secrets import HmacSecretHasher, OsSecretGenerator
 from adapters.security.tokens import JwtTokenIssuer
-from adapters.sql.engine import create_engine
+from adapters.sql.engine import create_engine, create_sessionmaker
 from adapters.sql.engine import ping as database_ping
+from adapters.sql.identity.reader import SqlAccountReader
 from adapters.sql.migrate import upgrade
 from adapters.sql.outbox import SqlPendingEmailQueue
 from adapters.sql.uow import SqlUnitOfWorkFactory
@@ -112,22 +112,28 @@ async def build_container(
         )
         sender = overrides.email_sender or _email_sender(settings)
         relay = EmailRelay(DeliverPendingEmails(SqlPendingEmailQueue(engine), sender, clock))
-        sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
-        uow = SqlUnitOfWorkFactory(sessionmaker, on_outbox_commit=relay.wake)
+        uow = SqlUnitOfWorkFactory(
+            create_sessionmaker(engine), on_outbox_commit=relay.wake, now=clock.now
+        )
         storage = LocalObjectStorage(
             settings.data_dir / "media", public_base_url=f"{settings.public_url}/media"
         )
         jwt_secret = resolve_jwt_secret(settings)
+        passwords = overrides.password_hasher
+        if passwords is None:
+            argon2 = Argon2PasswordHasher(
+                time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib
+            )
+            stack.callback(argon2.close)
+            passwords = argon2
         identity = wire_identity(
             uow=uow,
+            accounts=SqlAccountReader(engine),
             clock=clock,
             ids=overrides.ids or UuidGenerator(),
             secrets=overrides.secrets or OsSecretGenerator(),
             secret_hasher=HmacSecretHasher(_derive_key(jwt_secret, b"astra/secret-hasher")),
-            passwords=overrides.password_hasher
-            or Argon2PasswordHasher(
-                time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib
-            ),
+            passwords=passwords,
             tokens=JwtTokenIssuer(
                 secret=jwt_secret,
                 issuer=JWT_ISSUER,

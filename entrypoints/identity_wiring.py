@@ -20,6 +20,7 @@ from application.identity.password_reset import (
     VerifyPasswordReset,
 )
 from application.identity.ports import (
+    AccountReader,
     ImageProcessor,
     ObjectStorage,
     PasswordHasher,
@@ -58,6 +59,7 @@ class IdentityUseCases:
 def wire_identity(
     *,
     uow: UnitOfWorkFactory,
+    accounts: AccountReader,
     clock: Clock,
     ids: IdGenerator,
     secrets: SecretGenerator,
@@ -122,7 +124,7 @@ def wire_identity(
             revocations=revocations,
             clock=clock,
         ),
-        get_user=GetUser(uow_factory=uow),
+        get_user=GetUser(reader=accounts),
         update_name=UpdateUserName(uow_factory=uow, clock=clock),
         update_password=UpdateUserPassword(
             uow_factory=uow, passwords=passwords, revocations=revocations, clock=clock

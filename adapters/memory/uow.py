@@ -10,7 +10,13 @@ from types import TracebackType
 from typing import Generic, Self, TypeVar
 
 from application.common.ports import Outbox, OutgoingEmail, UnitOfWork, UnitOfWorkFactory
-from application.identity.ports import ChallengeRepository, SessionRepository, UserRepository
+from application.identity.ports import (
+    AccountReader,
+    AccountView,
+    ChallengeRepository,
+    SessionRepository,
+    UserRepository,
+)
 from application.tenancy.ports import MembershipRepository, TenantRepository
 from domain.errors import AlreadyExists
 from domain.identity.models import Challenge, Session, User
@@ -294,3 +300,14 @@ class InMemoryUnitOfWorkFactory(UnitOfWorkFactory):
 
     def __call__(self) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(self.store)
+
+
+class InMemoryAccountReader(AccountReader):
+    """Reads committed users of an `InMemoryStore`."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+
+    async def account(self, user_id: str) -> AccountView | None:
+        user = self._store.users.get(user_id)
+        return AccountView.of(user) if user is not None else None

@@ -12,6 +12,8 @@ from sqlalchemy.engine import Connection
 from adapters.sql.engine import create_engine
 
 MIGRATIONS_FOLDER = Path(__file__).parent / "migrations"
+# PostgreSQL advisory lock key taken while migrating: any fixed 64-bit number ("ASTRAMIG").
+MIGRATION_LOCK = 0x41_53_54_52_41_4D_49_47
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -24,7 +26,11 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 async def upgrade(url: str, revision: str = "head") -> None:
-    """Migrate the database at `url` up to `revision`."""
+    """Migrate the database at `url` up to `revision`.
+
+    Safe to run from several processes at once on PostgreSQL (they take turns); within one
+    process, do not run two migrations concurrently (Alembic's context is process-global).
+    """
     await _run(url, lambda connection: command.upgrade(alembic_config(connection), revision))
 
 

@@ -45,6 +45,45 @@ class ChallengeRepository(Protocol):
     async def update(self, challenge: Challenge) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class AccountView:
+    """What a user sees of their own account (never the password hash)."""
+
+    id: str
+    email: str
+    name: str
+    avatar_url: str
+    timezone: str
+    is_initialized: bool
+    email_verified: bool
+    current_tenant_id: str
+    auth_providers: list[str]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, user: User) -> AccountView:
+        return cls(
+            id=user.id,
+            email=user.email,
+            name=user.name,
+            avatar_url=user.avatar_url,
+            timezone=user.timezone,
+            is_initialized=user.is_initialized,
+            email_verified=user.email_verified,
+            current_tenant_id=user.current_tenant_id,
+            auth_providers=list(user.auth_providers),
+            created_at=user.created_at,
+            updated_at=user.updated_at,
+        )
+
+
+class AccountReader(Protocol):
+    """A read path that bypasses the unit of work: one row, no transaction."""
+
+    async def account(self, user_id: str) -> AccountView | None: ...
+
+
 class PasswordHasher(Protocol):
     """argon2id; both calls run off the event loop."""
 

@@ -13,13 +13,14 @@ from application.identity.commands import (
     UpdatePasswordCommand,
 )
 from application.identity.ports import (
+    AccountReader,
+    AccountView,
     ImageProcessor,
     ObjectStorage,
     PasswordHasher,
     SessionRevocations,
 )
 from domain.errors import InvalidArgument, Unauthenticated
-from domain.identity.models import User
 from domain.identity.rules import check_password, clean_name
 
 logger = logging.getLogger(__name__)
@@ -32,17 +33,17 @@ class GetUser:
     """Return the caller's account.
 
     - A missing account (deleted meanwhile) → `Unauthenticated`: the credential is stale.
+    - Read straight from the read model: this runs on every page load of the web app.
     """
 
-    def __init__(self, uow_factory: UnitOfWorkFactory) -> None:
-        self._uow = uow_factory
+    def __init__(self, reader: AccountReader) -> None:
+        self._reader = reader
 
-    async def __call__(self, user_id: str) -> User:
-        async with self._uow() as uow:
-            user = await uow.users.get(user_id)
-        if user is None:
+    async def __call__(self, user_id: str) -> AccountView:
+        account = await self._reader.account(user_id)
+        if account is None:
             raise Unauthenticated(ACCOUNT_GONE)
-        return user
+        return account
 
 
 class UpdateUserName:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.memory.uow import InMemoryStore, InMemoryUnitOfWorkFactory
+from adapters.memory.uow import InMemoryAccountReader, InMemoryStore, InMemoryUnitOfWorkFactory
 from application.identity.commands import (
     IdentityPolicy,
     InitializeUserCommand,
@@ -121,7 +121,7 @@ class IdentityKit:
         )
 
     def get_user(self) -> GetUser:
-        return GetUser(self.uow_factory)
+        return GetUser(InMemoryAccountReader(self.uow_factory.store))
 
     def update_user_name(self) -> UpdateUserName:
         return UpdateUserName(self.uow_factory, self.clock)

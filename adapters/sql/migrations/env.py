@@ -9,10 +9,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from adapters.sql.engine import create_engine
+from adapters.sql.migrate import MIGRATION_LOCK
 from adapters.sql.tables import metadata
-
-# Any fixed 64-bit number, unique to this application's schema migrations.
-MIGRATION_LOCK = 0x41_53_54_52_41_4D_49_47  # "ASTRAMIG"
 
 
 def run_migrations(connection: Connection) -> None:

@@ -177,7 +177,7 @@ class UserController(Controller):
                 is_initialized=user.is_initialized,
                 email_verified=user.email_verified,
                 current_tenant_id=user.current_tenant_id,
-                auth_providers=list(user.auth_providers),
+                auth_providers=user.auth_providers,
                 created_at=timestamp(user.created_at),
                 updated_at=timestamp(user.updated_at),
             )

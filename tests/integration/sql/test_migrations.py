@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sql.engine import create_engine
-from adapters.sql.migrate import downgrade, upgrade
+from adapters.sql.migrate import MIGRATION_LOCK, downgrade, upgrade
 from adapters.sql.tables import metadata
 from tests.integration.sql.conftest import BACKENDS
 
@@ -79,8 +81,51 @@ async def test_an_empty_database_differs_from_the_metadata(fresh_url: str) -> No
     assert added == TABLES
 
 
-async def test_concurrent_upgrades_from_several_replicas_all_succeed(
+async def test_replicas_starting_together_take_turns_and_all_succeed(
     fresh_postgres_url: str,
 ) -> None:
-    await asyncio.gather(*(upgrade(fresh_postgres_url) for _ in range(3)))
+    engine = create_engine(fresh_postgres_url, pool_size=2)
+    try:
+        async with engine.connect() as holder:
+            # Hold the migration lock so every replica must queue up behind it.
+            await holder.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+            replicas = [await start_replica_upgrade(fresh_postgres_url) for _ in range(3)]
+            await wait_for_lock_waiters(engine, count=3)
+            await holder.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+            await holder.commit()
+        results = await asyncio.gather(
+            *(asyncio.wait_for(replica.communicate(), timeout=60) for replica in replicas)
+        )
+    finally:
+        await engine.dispose()
+
+    assert [replica.returncode for replica in replicas] == [0, 0, 0], results
     assert await table_names(fresh_postgres_url) == TABLES
+
+
+async def start_replica_upgrade(url: str) -> asyncio.subprocess.Process:
+    # A process per replica, as in production (Alembic's context is process-global).
+    script = (
+        "import asyncio, sys; from adapters.sql.migrate import upgrade; "
+        "asyncio.run(upgrade(sys.argv[1]))"
+    )
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, url, stderr=asyncio.subprocess.PIPE
+    )
+
+
+async def wait_for_lock_waiters(engine: AsyncEngine, count: int) -> None:
+    waiting = 0
+    for _ in range(300):
+        async with engine.connect() as connection:
+            waiting = await connection.scalar(
+                text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                    "AND NOT granted AND database = "
+                    "(SELECT oid FROM pg_database WHERE datname = current_database())"
+                )
+            )
+        if waiting == count:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{waiting} of {count} replicas waited for the migration lock")

@@ -1,0 +1,52 @@
+"""The account read model: one indexed row per call, outside any unit of work."""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.sql.errors import translate_unavailable
+from adapters.sql.identity.records import UserRecord
+from application.identity.ports import AccountReader, AccountView
+
+_users = UserRecord.__table__.c
+_ACCOUNT = select(
+    _users.id,
+    _users.email,
+    _users.name,
+    _users.avatar_url,
+    _users.timezone,
+    _users.is_initialized,
+    _users.email_verified,
+    _users.current_tenant_id,
+    _users.auth_providers,
+    _users.created_at,
+    _users.updated_at,
+).where(_users.id == bindparam("user_id"))
+
+
+class SqlAccountReader(AccountReader):
+    """Reads on an autocommit connection: no BEGIN/ROLLBACK round trips for a single SELECT."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    @translate_unavailable
+    async def account(self, user_id: str) -> AccountView | None:
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(_ACCOUNT, {"user_id": user_id})).first()
+        if row is None:
+            return None
+        return AccountView(
+            id=row.id,
+            email=row.email,
+            name=row.name,
+            avatar_url=row.avatar_url,
+            timezone=row.timezone,
+            is_initialized=row.is_initialized,
+            email_verified=row.email_verified,
+            current_tenant_id=row.current_tenant_id,
+            auth_providers=list(row.auth_providers),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
