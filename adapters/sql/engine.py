@@ -26,7 +26,9 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
         url,
         echo=echo,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        # No overflow: connections opened beyond the pool are closed again on return, and under
+        # load that churn (a PostgreSQL backend per connect) cost more than waiting for one.
+        max_overflow=0,
         pool_timeout=10,
         # Recycle before typical load-balancer/pgbouncer idle cut-offs. No pre-ping: it costs a
         # round trip per checkout (~9% of a read request); a dead connection fails its query,

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from litestar import Request
 from litestar.datastructures import State
 
 from application.identity.commands import Principal
 from domain.errors import Unauthenticated
-
-if TYPE_CHECKING:
-    from entrypoints.container import Container
+from entrypoints.container import Container
 
 API_KEY_PREFIX = "sk_live_"
 
@@ -29,12 +27,16 @@ def bearer_credential(request: Request[Any, Any, Any]) -> str:
     return credential.strip()
 
 
-async def provide_principal(request: Request[Any, Any, Any], state: State) -> Principal:
-    """A signed-in person (TOKEN credential); other credential kinds are refused here."""
+async def provide_principal(request: Request[Any, Any, Any], container: Container) -> Principal:
+    """A signed-in person (TOKEN credential); other credential kinds are refused here.
+
+    Depending on `container` (rather than on `state` beside it) puts the two dependencies in
+    sequence: Litestar resolves dependencies of one level in an anyio task group, which cost
+    ~10% of a simple authenticated read.
+    """
     credential = bearer_credential(request)
     if credential.startswith(API_KEY_PREFIX):
         raise Unauthenticated("this endpoint needs a user access token")
-    container: Container = state.container
     return await container.identity.authenticate(credential)
 
 
