@@ -41,13 +41,12 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
     and benchmarks use the same wiring as production without monkeypatching.
     """
     resolved = settings if settings is not None else load_settings()
-    tracer_provider = configure_tracing(resolved)
+    chosen = overrides or Overrides()
+    tracer_provider = chosen.tracer_provider or configure_tracing(resolved)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        async with build_container(
-            resolved, overrides or Overrides(), tracer_provider
-        ) as container:
+        async with build_container(resolved, chosen, tracer_provider) as container:
             app.state.container = container
             yield
 

@@ -77,6 +77,7 @@ class Overrides:
     password_hasher: PasswordHasher | None = None
     ids: IdGenerator | None = None
     secrets: SecretGenerator | None = None
+    tracer_provider: TracerProvider | None = None
 
 
 @asynccontextmanager

@@ -42,10 +42,13 @@ def tracing_enabled(env: Mapping[str, str]) -> bool:
 def _exporter(env: Mapping[str, str]) -> SpanExporter:
     if env.get("OTEL_TRACES_EXPORTER", "").strip().lower() == "console":
         return ConsoleSpanExporter()
-    # Endpoint, headers, protocol and timeout come from the standard OTEL_* variables.
+    # Headers, compression and timeout come from the standard OTEL_* variables.
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-    return OTLPSpanExporter()
+    endpoint = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "").strip()
+    if not endpoint and env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip():
+        endpoint = env["OTEL_EXPORTER_OTLP_ENDPOINT"].strip().rstrip("/") + "/v1/traces"
+    return OTLPSpanExporter(endpoint=endpoint or None)
 
 
 def configure_tracing(
