@@ -6,6 +6,7 @@ from typing import Any
 
 from litestar import Request
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 
 from application.identity.commands import Principal
 from domain.errors import Unauthenticated
@@ -13,9 +14,13 @@ from entrypoints.container import Container
 
 API_KEY_PREFIX = "sk_live_"
 
+# Handler parameter types: the composition root's container, and the authenticated caller.
+Deps = NamedDependency[Container]
+Caller = NamedDependency[Principal]
+
 
 async def provide_container(state: State) -> Container:
-    container: Container = state.container
+    container: NamedDependency[Container] = state.container
     return container
 
 
@@ -27,7 +32,9 @@ def bearer_credential(request: Request[Any, Any, Any]) -> str:
     return credential.strip()
 
 
-async def provide_principal(request: Request[Any, Any, Any], container: Container) -> Principal:
+async def provide_principal(
+    request: Request[Any, Any, Any], container: NamedDependency[Container]
+) -> Principal:
     """A signed-in person (TOKEN credential); other credential kinds are refused here.
 
     Depending on `container` (rather than on `state` beside it) puts the two dependencies in

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import msgspec
 from litestar import Controller, get
+from litestar.params import FromPath
 from litestar.response import File
 
 from domain.errors import NotFound, Unavailable
-from entrypoints.container import Container
+from entrypoints.http.dependencies import Deps
 
 
 class HealthResponse(msgspec.Struct):
@@ -28,7 +29,7 @@ class HealthController(Controller):
         return HealthResponse(status="ok")
 
     @get("/readyz", operation_id="Readyz")
-    async def readyz(self, container: Container) -> ReadinessResponse:
+    async def readyz(self, container: Deps) -> ReadinessResponse:
         """Ready when the database and (if configured) Redis answer; otherwise `14`."""
         checks = await container.readiness()
         failing = sorted(name for name, state in checks.items() if state != "ok")
@@ -43,7 +44,7 @@ class MediaController(Controller):
     include_in_schema = False
 
     @get("/{key:path}", operation_id="MediaGet")
-    async def media(self, key: str, container: Container) -> File:
+    async def media(self, key: FromPath[str], container: Deps) -> File:
         found = container.media_path(key.lstrip("/"))
         if found is None:
             raise NotFound("not found")

@@ -8,7 +8,7 @@ from litestar import Controller, Request, delete, get, post, put
 from litestar.datastructures import UploadFile
 from litestar.di import Provide
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, JSONBody
 
 from application.identity.commands import (
     DeleteUserCommand,
@@ -16,7 +16,6 @@ from application.identity.commands import (
     InitializeUserCommand,
     LoginCommand,
     LogoutCommand,
-    Principal,
     RefreshTokenCommand,
     ResetPasswordCommand,
     StartRegistrationCommand,
@@ -27,9 +26,8 @@ from application.identity.commands import (
     VerifyRegistrationCommand,
 )
 from domain.errors import InvalidArgument
-from entrypoints.container import Container
 from entrypoints.http.conventions import EmptyResponse, timestamp
-from entrypoints.http.dependencies import client_ip, provide_principal
+from entrypoints.http.dependencies import Caller, Deps, client_ip, provide_principal
 from entrypoints.http.identity.schemas import (
     AvatarResponse,
     ForgotPasswordRequest,
@@ -64,7 +62,10 @@ class AuthController(Controller):
 
     @post("/register", operation_id="Register", status_code=200)
     async def register(
-        self, data: RegisterRequest, container: Container, request: Request[Any, Any, Any]
+        self,
+        data: JSONBody[RegisterRequest],
+        container: Deps,
+        request: Request[Any, Any, Any],
     ) -> RegisterResponse:
         result = await container.identity.start_registration(
             StartRegistrationCommand(email=data.email, client_ip=client_ip(request))
@@ -73,7 +74,10 @@ class AuthController(Controller):
 
     @post("/register/verify", operation_id="RegisterVerify", status_code=200)
     async def register_verify(
-        self, data: RegisterVerifyRequest, container: Container, request: Request[Any, Any, Any]
+        self,
+        data: JSONBody[RegisterVerifyRequest],
+        container: Deps,
+        request: Request[Any, Any, Any],
     ) -> TokenWithInitResponse:
         result = await container.identity.verify_registration(
             VerifyRegistrationCommand(
@@ -89,7 +93,10 @@ class AuthController(Controller):
 
     @post("/login", operation_id="Login", status_code=200)
     async def login(
-        self, data: LoginRequest, container: Container, request: Request[Any, Any, Any]
+        self,
+        data: JSONBody[LoginRequest],
+        container: Deps,
+        request: Request[Any, Any, Any],
     ) -> TokenResponse:
         result = await container.identity.login(
             LoginCommand(email=data.email, password=data.password, client_ip=client_ip(request))
@@ -97,20 +104,23 @@ class AuthController(Controller):
         return TokenResponse(token=result.token)
 
     @post("/logout", operation_id="Logout", status_code=200, dependencies=AUTH)
-    async def logout(self, container: Container, principal: Principal) -> EmptyResponse:
+    async def logout(self, container: Deps, principal: Caller) -> EmptyResponse:
         await container.identity.logout(LogoutCommand(session_id=principal.session_id))
         return EmptyResponse()
 
     @post("/token/refresh", operation_id="TokenRefresh", status_code=200)
     async def token_refresh(
-        self, data: TokenRefreshRequest, container: Container
+        self, data: JSONBody[TokenRefreshRequest], container: Deps
     ) -> TokenRefreshResponse:
         token = await container.identity.refresh_token(RefreshTokenCommand(token=data.token))
         return TokenRefreshResponse(new_token=token)
 
     @post("/password/forgot", operation_id="ForgotPassword", status_code=200)
     async def forgot_password(
-        self, data: ForgotPasswordRequest, container: Container, request: Request[Any, Any, Any]
+        self,
+        data: JSONBody[ForgotPasswordRequest],
+        container: Deps,
+        request: Request[Any, Any, Any],
     ) -> TokenResponse:
         result = await container.identity.start_password_reset(
             ForgotPasswordCommand(email=data.email, client_ip=client_ip(request))
@@ -119,7 +129,7 @@ class AuthController(Controller):
 
     @post("/password/forgot/verify", operation_id="ForgotPasswordVerify", status_code=200)
     async def forgot_password_verify(
-        self, data: ForgotPasswordVerifyRequest, container: Container
+        self, data: JSONBody[ForgotPasswordVerifyRequest], container: Deps
     ) -> ForgotPasswordVerifyResponse:
         result = await container.identity.verify_password_reset(
             VerifyPasswordResetCommand(email=data.email, code=data.code, token=data.token)
@@ -133,7 +143,7 @@ class AuthController(Controller):
 
     @post("/password/reset", operation_id="ForgotPasswordReset", status_code=200)
     async def forgot_password_reset(
-        self, data: ForgotPasswordResetRequest, container: Container
+        self, data: JSONBody[ForgotPasswordResetRequest], container: Deps
     ) -> EmptyResponse:
         await container.identity.reset_password(
             ResetPasswordCommand(
@@ -152,7 +162,10 @@ class UserController(Controller):
 
     @post("/initial", operation_id="UserInitial", status_code=200)
     async def user_initial(
-        self, data: UserInitialRequest, container: Container, principal: Principal
+        self,
+        data: JSONBody[UserInitialRequest],
+        container: Deps,
+        principal: Caller,
     ) -> TokenResponse:
         result = await container.identity.initialize_user(
             InitializeUserCommand(
@@ -165,7 +178,7 @@ class UserController(Controller):
         return TokenResponse(token=result.token)
 
     @get("", operation_id="UserGet")
-    async def user_get(self, container: Container, principal: Principal) -> UserGetResponse:
+    async def user_get(self, container: Deps, principal: Caller) -> UserGetResponse:
         user = await container.identity.get_user(principal.user_id)
         return UserGetResponse(
             user=UserBody(
@@ -184,7 +197,7 @@ class UserController(Controller):
         )
 
     @delete("", operation_id="UserDelete", status_code=200)
-    async def user_delete(self, container: Container, principal: Principal) -> EmptyResponse:
+    async def user_delete(self, container: Deps, principal: Caller) -> EmptyResponse:
         await container.identity.delete_user(DeleteUserCommand(user_id=principal.user_id))
         return EmptyResponse()
 
@@ -197,8 +210,8 @@ class UserController(Controller):
     async def user_update_avatar(
         self,
         data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
-        container: Container,
-        principal: Principal,
+        container: Deps,
+        principal: Caller,
     ) -> AvatarResponse:
         upload = data.get("file")
         if not isinstance(upload, UploadFile):
@@ -216,7 +229,10 @@ class UserController(Controller):
 
     @put("/name", operation_id="UserUpdateName", status_code=200)
     async def user_update_name(
-        self, data: UserUpdateNameRequest, container: Container, principal: Principal
+        self,
+        data: JSONBody[UserUpdateNameRequest],
+        container: Deps,
+        principal: Caller,
     ) -> EmptyResponse:
         await container.identity.update_name(
             UpdateNameCommand(user_id=principal.user_id, name=data.name)
@@ -225,7 +241,10 @@ class UserController(Controller):
 
     @put("/password", operation_id="UserUpdatePassword", status_code=200)
     async def user_update_password(
-        self, data: UserUpdatePasswordRequest, container: Container, principal: Principal
+        self,
+        data: JSONBody[UserUpdatePasswordRequest],
+        container: Deps,
+        principal: Caller,
     ) -> EmptyResponse:
         await container.identity.update_password(
             UpdatePasswordCommand(
