@@ -20,6 +20,7 @@ from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.health import HealthController, MediaController
 from entrypoints.http.identity.controllers import AuthController, UserController
 from entrypoints.http.request_id import RequestIdMiddleware
+from entrypoints.logs import configure_logging
 from entrypoints.settings import Settings, load_settings
 from entrypoints.telemetry import configure_tracing, tracing_middleware
 
@@ -41,6 +42,9 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
     and benchmarks use the same wiring as production without monkeypatching.
     """
     resolved = settings if settings is not None else load_settings()
+    if not logging.getLogger().handlers:
+        # Worker processes of `astra serve --workers N` start with no logging set up.
+        configure_logging()
     chosen = overrides or Overrides()
     tracer_provider = chosen.tracer_provider or configure_tracing(resolved)
 
@@ -73,6 +77,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
             use_handler_docstrings=True,
         ),
         debug=False,
+        logging_config=None,  # ours (JSON with request and trace ids), set up by the CLI
     )
     # Wrapped around the whole handler (not per route) so that unknown routes and
     # errors raised before routing also get a request id and a server span.

@@ -29,10 +29,13 @@ from application.identity.commands import (
 from application.identity.ports import PasswordHasher, TokenIssuer
 from domain.errors import AlreadyExists, InvalidArgument, Unauthenticated
 from domain.identity.models import ChallengePurpose, CodeCheck, User
-from domain.identity.rules import check_password, default_name_for, normalize_email
+from domain.identity.rules import (
+    check_password,
+    clean_timezone,
+    default_name_for,
+    normalize_email,
+)
 from domain.tenancy.models import Membership, Role, Tenant, default_tenant_name
-
-TIMEZONE_MAX_LENGTH = 64
 
 
 class StartRegistration:
@@ -183,7 +186,7 @@ class InitializeUser:
         self._clock = clock
 
     async def __call__(self, command: InitializeUserCommand) -> SignedIn:
-        timezone = _clean_timezone(command.timezone)
+        timezone = clean_timezone(command.timezone)
         async with self._uow() as uow:
             user = await uow.users.get(command.user_id)
             if user is None:
@@ -194,11 +197,3 @@ class InitializeUser:
             await uow.users.update(user)
             await uow.commit()
         return SignedIn(self._tokens.issue(user.id, command.session_id), is_initialized=True)
-
-
-def _clean_timezone(raw: str) -> str:
-    # Stored as given (an IANA name such as "Asia/Singapore"); only obvious junk is refused.
-    timezone = raw.strip()
-    if len(timezone) > TIMEZONE_MAX_LENGTH or any(ord(ch) < 32 for ch in timezone):
-        raise InvalidArgument("timezone", "is not a valid time zone")
-    return timezone

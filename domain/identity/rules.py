@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import zoneinfo
+from functools import cache
 
 from domain.errors import InvalidArgument
 
@@ -51,3 +53,16 @@ def clean_name(raw: str, field: str = "name") -> str:
 def default_name_for(email: str) -> str:
     """The display name a new account starts with: the email's local part."""
     return email.split("@", 1)[0][:NAME_MAX_LENGTH]
+
+
+@cache
+def _known_timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def clean_timezone(raw: str, field: str = "timezone") -> str:
+    """An IANA time zone name such as `Europe/Madrid`; empty means "not set"."""
+    timezone = raw.strip()
+    if timezone and timezone not in _known_timezones():
+        raise InvalidArgument(field, "must be an IANA time zone name such as Europe/Madrid")
+    return timezone

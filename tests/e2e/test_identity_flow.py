@@ -236,3 +236,14 @@ async def test_user_initial_enforces_the_password_policy(client: Client, mailbox
         )
         assert response.status_code == 400, password
         assert response.json()["message"].startswith("password")
+
+
+async def test_user_initial_refuses_an_unknown_timezone(client: Client, mailbox: Mailbox) -> None:
+    token = await register_and_verify(client, mailbox, new_email())
+    response = await client.post(
+        "/account/v1/user/initial",
+        json={"password": DEFAULT_PASSWORD, "timezone": "Mars/Olympus"},
+        headers=bearer(token),
+    )
+    assert response.status_code == 400
+    assert response.json()["message"].startswith("timezone")

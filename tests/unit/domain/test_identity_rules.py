@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from domain.errors import InvalidArgument
-from domain.identity.rules import check_password, clean_name, default_name_for, normalize_email
+from domain.identity.rules import (
+    check_password,
+    clean_name,
+    clean_timezone,
+    default_name_for,
+    normalize_email,
+)
 from domain.tenancy.models import default_tenant_name
 
 
@@ -42,3 +48,14 @@ def test_clean_name_trims_and_bounds() -> None:
 def test_new_accounts_are_named_after_the_email_local_part() -> None:
     assert default_name_for("ann.lee@example.com") == "ann.lee"
     assert default_tenant_name("ann.lee") == "ann.lee's team"
+
+
+def test_timezone_accepts_iana_names_and_empty() -> None:
+    assert clean_timezone(" Europe/Madrid ") == "Europe/Madrid"
+    assert clean_timezone("") == ""
+
+
+@pytest.mark.parametrize("bad", ["Mars/Olympus", "GMT+25", "Europe/Madrid\x00", "x" * 300])
+def test_timezone_refuses_unknown_names(bad: str) -> None:
+    with pytest.raises(InvalidArgument, match="timezone"):
+        clean_timezone(bad)
