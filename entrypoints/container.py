@@ -17,6 +17,7 @@ from adapters.email.log import LogEmailSender
 from adapters.email.relay import EmailRelay
 from adapters.email.smtp import SmtpEmailSender
 from adapters.images.pillow import PillowImageProcessor
+from adapters.memory.account_cache import CachedAccountReader
 from adapters.memory.limits import MemoryRateLimiter
 from adapters.memory.revocations import MemorySessionRevocations
 from adapters.redis.client import create_redis
@@ -113,8 +114,12 @@ async def build_container(
         )
         sender = overrides.email_sender or _email_sender(settings)
         relay = EmailRelay(DeliverPendingEmails(SqlPendingEmailQueue(engine), sender, clock))
+        accounts = CachedAccountReader(SqlAccountReader(engine))
         uow = SqlUnitOfWorkFactory(
-            create_sessionmaker(engine), on_outbox_commit=relay.wake, now=clock.now
+            create_sessionmaker(engine),
+            on_outbox_commit=relay.wake,
+            on_users_commit=accounts.invalidate,
+            now=clock.now,
         )
         storage = LocalObjectStorage(
             settings.data_dir / "media", public_base_url=f"{settings.public_url}/media"
@@ -129,7 +134,7 @@ async def build_container(
             passwords = argon2
         identity = wire_identity(
             uow=uow,
-            accounts=SqlAccountReader(engine),
+            accounts=accounts,
             clock=clock,
             ids=overrides.ids or UuidGenerator(),
             secrets=overrides.secrets or OsSecretGenerator(),

@@ -42,10 +42,12 @@ class SqlUnitOfWork(UnitOfWork):
         sessionmaker: async_sessionmaker[AsyncSession],
         *,
         on_outbox_commit: Callable[[], None] | None = None,
+        on_users_commit: Callable[[set[str]], None] | None = None,
         now: Callable[[], datetime] = _utc_now,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._on_outbox_commit = on_outbox_commit
+        self._on_users_commit = on_users_commit
         self._now = now
         self._session: AsyncSession | None = None
 
@@ -84,6 +86,9 @@ class SqlUnitOfWork(UnitOfWork):
         if self._session is None:
             raise RuntimeError("commit outside of `async with`")
         await self._commit(self._session)
+        changed, self.users.changed = self.users.changed, set()
+        if changed and self._on_users_commit is not None:
+            self._on_users_commit(changed)
         added, self.outbox.added = self.outbox.added, 0
         if added and self._on_outbox_commit is not None:
             try:
@@ -106,13 +111,18 @@ class SqlUnitOfWorkFactory(UnitOfWorkFactory):
         sessionmaker: async_sessionmaker[AsyncSession],
         on_outbox_commit: Callable[[], None] | None = None,
         *,
+        on_users_commit: Callable[[set[str]], None] | None = None,
         now: Callable[[], datetime] = _utc_now,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._on_outbox_commit = on_outbox_commit
+        self._on_users_commit = on_users_commit
         self._now = now
 
     def __call__(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(
-            self._sessionmaker, on_outbox_commit=self._on_outbox_commit, now=self._now
+            self._sessionmaker,
+            on_outbox_commit=self._on_outbox_commit,
+            on_users_commit=self._on_users_commit,
+            now=self._now,
         )

@@ -37,16 +37,7 @@ class SqlAccountReader(AccountReader):
             row = (await connection.execute(_ACCOUNT, {"user_id": user_id})).first()
         if row is None:
             return None
-        return AccountView(
-            id=row.id,
-            email=row.email,
-            name=row.name,
-            avatar_url=row.avatar_url,
-            timezone=row.timezone,
-            is_initialized=row.is_initialized,
-            email_verified=row.email_verified,
-            current_tenant_id=row.current_tenant_id,
-            auth_providers=list(row.auth_providers),
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-        )
+        # The selected columns are exactly AccountView's fields.
+        fields = dict(row._mapping)
+        fields["auth_providers"] = list(fields["auth_providers"])
+        return AccountView(**fields)

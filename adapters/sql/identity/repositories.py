@@ -31,6 +31,8 @@ _EMAIL_CONSTRAINT_MARKERS = ("uq_users_email", "users.email")
 
 class SqlUserRepository(UserRepository):
     def __init__(self, session: AsyncSession) -> None:
+        # Ids written in this unit of work, announced after commit so read caches drop them.
+        self.changed: set[str] = set()
         self._session = session
 
     @translate_unavailable
@@ -54,11 +56,13 @@ class SqlUserRepository(UserRepository):
         if record is None:
             raise NotFound("user not found")
         user_to_record(user, record)
+        self.changed.add(user.id)
         await self._flush_unique_email()
 
     @translate_unavailable
     async def delete(self, user_id: str) -> None:
         # Sessions and memberships go with the user through ON DELETE CASCADE.
+        self.changed.add(user_id)
         await self._session.execute(delete(UserRecord).where(UserRecord.id == user_id))
 
     async def _flush_unique_email(self) -> None:

@@ -128,3 +128,25 @@ async def test_an_unopenable_sqlite_file_raises_unavailable(tmp_path: Path) -> N
                 await uow.users.get("anyone")
     finally:
         await engine.dispose()
+
+
+async def test_committed_user_changes_are_announced_and_rolled_back_ones_are_not(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    announced: list[set[str]] = []
+    factory = SqlUnitOfWorkFactory(sessionmaker, on_users_commit=announced.append)
+    user = make_user()
+    async with factory() as uow:
+        await uow.users.add(user)
+        await uow.commit()
+    user.name = "Renamed"
+    async with factory() as uow:
+        await uow.users.update(user)  # rolled back: never committed
+    assert announced == []
+    async with factory() as uow:
+        await uow.users.update(user)
+        await uow.commit()
+    async with factory() as uow:
+        await uow.users.delete(user.id)
+        await uow.commit()
+    assert announced == [{user.id}, {user.id}]
