@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 
+import pytest
+
 from adapters.memory.account_cache import CachedAccountReader
 from application.identity.ports import AccountReader, AccountView
 from tests.fakes.factories import make_user
@@ -75,3 +77,35 @@ async def test_a_read_racing_an_invalidation_is_not_stored() -> None:
     assert (await racing) == view  # the racing caller still gets what it read
     inner.gate = None
     assert (await cache.account(view.id)).name == "New"  # type: ignore[union-attr]
+
+
+async def test_concurrent_misses_share_one_read() -> None:
+    inner, cache, _, view = setup()
+    inner.gate = asyncio.Event()
+    readers = [asyncio.create_task(cache.account(view.id)) for _ in range(20)]
+    await asyncio.sleep(0)
+    inner.gate.set()
+    assert await asyncio.gather(*readers) == [view] * 20
+    assert inner.calls == 1
+
+
+async def test_a_failed_read_fails_every_waiter_and_is_not_cached() -> None:
+    view = AccountView.of(make_user())
+
+    class Broken(AccountReader):
+        calls = 0
+
+        async def account(self, user_id: str) -> AccountView | None:
+            Broken.calls += 1
+            await asyncio.sleep(0)
+            raise ConnectionError("database down")
+
+    cache = CachedAccountReader(Broken())
+    results = await asyncio.gather(
+        *(cache.account(view.id) for _ in range(3)), return_exceptions=True
+    )
+    assert all(isinstance(result, ConnectionError) for result in results)
+    assert Broken.calls == 1
+    with pytest.raises(ConnectionError):
+        await cache.account(view.id)
+    assert Broken.calls == 2
