@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 from typing import Any
 
 from litestar.testing import AsyncTestClient
 from PIL import Image
 
+from adapters.sql.engine import create_engine, create_sessionmaker
+from adapters.sql.uow import SqlUnitOfWorkFactory
+from domain.tenancy.models import Membership, Role
 from tests.e2e.flows import DEFAULT_PASSWORD, bearer, sign_up
 from tests.support.mailbox import Mailbox
 
@@ -120,3 +124,39 @@ async def test_user_delete_removes_the_account_and_its_sessions(
         "/account/v1/auth/login", json={"email": email, "password": DEFAULT_PASSWORD}
     )
     assert login.status_code == 401
+
+
+async def add_member(database_url: str, tenant_id: str, user_id: str, role: Role) -> None:
+    """Put a member into a tenant directly (the invitation endpoints come with tenancy)."""
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        async with SqlUnitOfWorkFactory(create_sessionmaker(engine))() as uow:
+            await uow.memberships.add(
+                Membership(
+                    tenant_id=tenant_id, user_id=user_id, role=role, created_at=datetime.now(UTC)
+                )
+            )
+            await uow.commit()
+    finally:
+        await engine.dispose()
+
+
+async def test_user_delete_is_refused_for_the_sole_owner_of_a_team_with_members(
+    client: Client, mailbox: Mailbox, migrated_database_url: str
+) -> None:
+    _, owner_token = await sign_up(client, mailbox)
+    _, member_token = await sign_up(client, mailbox)
+    owner = (await client.get("/account/v1/user", headers=bearer(owner_token))).json()["user"]
+    member = (await client.get("/account/v1/user", headers=bearer(member_token))).json()["user"]
+    await add_member(migrated_database_url, owner["current_tenant_id"], member["id"], Role.NORMAL)
+
+    refused = await client.delete("/account/v1/user", headers=bearer(owner_token))
+    assert refused.status_code == 402
+    assert refused.json()["code"] == 9
+    assert (await client.get("/account/v1/user", headers=bearer(owner_token))).status_code == 200
+
+    # A member (not the sole owner) may leave by deleting their account.
+    assert (
+        await client.delete("/account/v1/user", headers=bearer(member_token))
+    ).status_code == 200
+    assert (await client.delete("/account/v1/user", headers=bearer(owner_token))).status_code == 200
