@@ -13,7 +13,12 @@ if TYPE_CHECKING:
         SessionRepository,
         UserRepository,
     )
-    from application.tenancy.ports import MembershipRepository, TenantRepository
+    from application.tenancy.ports import (
+        ApiKeyRepository,
+        InvitationRepository,
+        MembershipRepository,
+        TenantRepository,
+    )
 
 
 class Clock(Protocol):
@@ -110,6 +115,8 @@ class UnitOfWork(Protocol):
     challenges: ChallengeRepository
     tenants: TenantRepository
     memberships: MembershipRepository
+    invitations: InvitationRepository
+    api_keys: ApiKeyRepository
     outbox: Outbox
 
     async def __aenter__(self) -> Self: ...
