@@ -66,14 +66,17 @@ class Login:
             )
         async with self._uow() as uow:
             user = await uow.users.get_by_email(email)
-            if user is None or user.password_hash is None:
-                await self._passwords.verify(await self._dummy(), command.password)
-                verified = False
-            else:
-                verified = await self._passwords.verify(user.password_hash, command.password)
-            if user is None or not verified:
-                await self._limiter.hit(key, limit, window)
-                raise Unauthenticated(BAD_CREDENTIALS)
+        # argon2 runs with no database connection held: a burst of sign-ins (or an attack)
+        # must not drain the connection pool for ~100 ms per attempt.
+        if user is None or user.password_hash is None:
+            await self._passwords.verify(await self._dummy(), command.password)
+            verified = False
+        else:
+            verified = await self._passwords.verify(user.password_hash, command.password)
+        if user is None or not verified:
+            await self._limiter.hit(key, limit, window)
+            raise Unauthenticated(BAD_CREDENTIALS)
+        async with self._uow() as uow:
             session = await open_session(uow, self._ids, user.id, self._clock.now())
             await uow.commit()
         await self._limiter.reset(key)
