@@ -14,12 +14,19 @@ from litestar.openapi.spec import Tag
 from litestar.types import ASGIApp
 
 from entrypoints.container import Overrides, build_container
+from entrypoints.http.api_keys.controllers import ApiKeyController
 from entrypoints.http.conventions import TYPE_DECODERS, Int64SchemaPlugin
 from entrypoints.http.dependencies import provide_container
 from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.health import HealthController, MediaController
 from entrypoints.http.identity.controllers import AuthController, UserController
 from entrypoints.http.request_id import RequestIdMiddleware
+from entrypoints.http.tenancy.controllers import (
+    InternalTenantController,
+    InviteController,
+    TenantController,
+    UserTenantController,
+)
 from entrypoints.logs import configure_logging
 from entrypoints.settings import Settings, load_settings
 from entrypoints.telemetry import configure_tracing, tracing_middleware
@@ -60,6 +67,11 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
             MediaController,
             AuthController,
             UserController,
+            ApiKeyController,
+            UserTenantController,
+            TenantController,
+            InviteController,
+            InternalTenantController,
         ],
         dependencies={"container": Provide(provide_container)},
         exception_handlers=EXCEPTION_HANDLERS,

@@ -18,6 +18,7 @@ from adapters.email.relay import EmailRelay
 from adapters.email.smtp import SmtpEmailSender
 from adapters.images.pillow import PillowImageProcessor
 from adapters.memory.account_cache import CachedAccountReader
+from adapters.memory.api_key_cache import MemoryApiKeyCache
 from adapters.memory.limits import MemoryRateLimiter
 from adapters.memory.revocations import MemorySessionRevocations
 from adapters.redis.client import create_redis
@@ -49,9 +50,12 @@ from application.identity.ports import (
     PasswordHasher,
     SessionRevocations,
 )
+from application.tenancy.commands import TenancyPolicy
+from entrypoints.api_key_wiring import ApiKeyUseCases, wire_api_keys
 from entrypoints.identity_wiring import IdentityUseCases, wire_identity
 from entrypoints.settings import Settings, resolve_jwt_secret
 from entrypoints.telemetry import instrument_clients
+from entrypoints.tenancy_wiring import TenancyUseCases, wire_tenancy
 
 logger = logging.getLogger("astra")
 
@@ -64,6 +68,8 @@ JWT_AUDIENCE = "astra-api"
 class Container:
     settings: Settings
     identity: IdentityUseCases
+    api_keys: ApiKeyUseCases
+    tenancy: TenancyUseCases
     readiness: Callable[[], Awaitable[dict[str, str]]]
     media_path: Callable[[str], Path | None]
     email_relay: EmailRelay
@@ -132,21 +138,25 @@ async def build_container(
             )
             stack.callback(argon2.close)
             passwords = argon2
+        ids = overrides.ids or UuidGenerator()
+        secrets = overrides.secrets or OsSecretGenerator()
+        secret_hasher = HmacSecretHasher(_derive_key(jwt_secret, b"astra/secret-hasher"))
+        tokens = JwtTokenIssuer(
+            secret=jwt_secret,
+            issuer=JWT_ISSUER,
+            audience=JWT_AUDIENCE,
+            ttl_seconds=ACCESS_TOKEN_TTL_SECONDS,
+            clock=clock,
+        )
         identity = wire_identity(
             uow=uow,
             accounts=accounts,
             clock=clock,
-            ids=overrides.ids or UuidGenerator(),
-            secrets=overrides.secrets or OsSecretGenerator(),
-            secret_hasher=HmacSecretHasher(_derive_key(jwt_secret, b"astra/secret-hasher")),
+            ids=ids,
+            secrets=secrets,
+            secret_hasher=secret_hasher,
             passwords=passwords,
-            tokens=JwtTokenIssuer(
-                secret=jwt_secret,
-                issuer=JWT_ISSUER,
-                audience=JWT_AUDIENCE,
-                ttl_seconds=ACCESS_TOKEN_TTL_SECONDS,
-                clock=clock,
-            ),
+            tokens=tokens,
             revocations=revocations,
             limiter=limiter,
             images=PillowImageProcessor(),
@@ -155,6 +165,26 @@ async def build_container(
                 frontend_url=settings.effective_frontend_url,
                 code_sends_per_hour_per_ip=settings.code_sends_per_ip_per_hour,
             ),
+        )
+        api_keys = wire_api_keys(
+            uow=uow,
+            clock=clock,
+            ids=ids,
+            secrets=secrets,
+            secret_hasher=secret_hasher,
+            cache=MemoryApiKeyCache(),
+        )
+        stack.push_async_callback(api_keys.authenticate.wait_for_touches)
+        tenancy = wire_tenancy(
+            uow=uow,
+            clock=clock,
+            ids=ids,
+            secrets=secrets,
+            secret_hasher=secret_hasher,
+            passwords=passwords,
+            tokens=tokens,
+            limiter=limiter,
+            policy=TenancyPolicy(frontend_url=settings.effective_frontend_url),
         )
 
         async def readiness() -> dict[str, str]:
@@ -179,6 +209,8 @@ async def build_container(
         yield Container(
             settings=settings,
             identity=identity,
+            api_keys=api_keys,
+            tenancy=tenancy,
             readiness=readiness,
             media_path=storage.resolve,
             email_relay=relay,

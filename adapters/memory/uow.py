@@ -17,10 +17,15 @@ from application.identity.ports import (
     SessionRepository,
     UserRepository,
 )
-from application.tenancy.ports import MembershipRepository, TenantRepository
-from domain.errors import AlreadyExists
+from application.tenancy.ports import (
+    ApiKeyRepository,
+    InvitationRepository,
+    MembershipRepository,
+    TenantRepository,
+)
+from domain.errors import AlreadyExists, NotFound
 from domain.identity.models import Challenge, Session, User
-from domain.tenancy.models import Membership, Tenant
+from domain.tenancy.models import ApiKey, Invitation, Membership, Tenant
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -35,6 +40,8 @@ class InMemoryStore:
     challenges: dict[str, Challenge] = field(default_factory=dict)
     tenants: dict[str, Tenant] = field(default_factory=dict)
     memberships: dict[tuple[str, str], Membership] = field(default_factory=dict)
+    invitations: dict[str, Invitation] = field(default_factory=dict)
+    api_keys: dict[str, ApiKey] = field(default_factory=dict)
     outbox: list[OutgoingEmail] = field(default_factory=list)
 
 
@@ -178,10 +185,16 @@ class InMemoryChallengeRepository(ChallengeRepository):
 
 class InMemoryTenantRepository(TenantRepository):
     def __init__(
-        self, tenants: _Table[str, Tenant], memberships: _Table[tuple[str, str], Membership]
+        self,
+        tenants: _Table[str, Tenant],
+        memberships: _Table[tuple[str, str], Membership],
+        invitations: _Table[str, Invitation],
+        api_keys: _Table[str, ApiKey],
     ) -> None:
         self._tenants = tenants
         self._memberships = memberships
+        self._invitations = invitations
+        self._api_keys = api_keys
 
     async def get(self, tenant_id: str) -> Tenant | None:
         return self._tenants.get(tenant_id)
@@ -191,10 +204,21 @@ class InMemoryTenantRepository(TenantRepository):
             raise AlreadyExists("tenant already exists")
         self._tenants.put(tenant.id, tenant)
 
+    async def update(self, tenant: Tenant) -> None:
+        # Like the SQL adapter: updating a row that is gone is an error, not an insert.
+        if not self._tenants.exists(tenant.id):
+            raise NotFound("tenant not found")
+        self._tenants.put(tenant.id, tenant)
+
     async def delete(self, tenant_id: str) -> None:
         self._tenants.remove(tenant_id)
+        # Everything the tenant owns goes with it (ON DELETE CASCADE).
         for member in self._memberships.where(lambda m: m.tenant_id == tenant_id):
             self._memberships.remove((member.tenant_id, member.user_id))
+        for invitation in self._invitations.where(lambda i: i.tenant_id == tenant_id):
+            self._invitations.remove(invitation.id)
+        for key in self._api_keys.where(lambda k: k.tenant_id == tenant_id):
+            self._api_keys.remove(key.id)
 
 
 class InMemoryMembershipRepository(MembershipRepository):
@@ -221,8 +245,84 @@ class InMemoryMembershipRepository(MembershipRepository):
     async def count_for_tenant(self, tenant_id: str) -> int:
         return len(self._memberships.where(lambda m: m.tenant_id == tenant_id))
 
+    async def update(self, membership: Membership) -> None:
+        key = (membership.tenant_id, membership.user_id)
+        if not self._memberships.exists(key):
+            raise NotFound("member not found")
+        self._memberships.put(key, membership)
+
     async def delete(self, tenant_id: str, user_id: str) -> None:
         self._memberships.remove((tenant_id, user_id))
+
+
+class InMemoryInvitationRepository(InvitationRepository):
+    def __init__(self, invitations: _Table[str, Invitation]) -> None:
+        self._invitations = invitations
+
+    async def add(self, invitation: Invitation) -> None:
+        if self._invitations.exists(invitation.id) or await self.get_by_token_hash(
+            invitation.token_hash
+        ):
+            raise AlreadyExists("invitation already exists")
+        self._invitations.put(invitation.id, invitation)
+
+    async def update(self, invitation: Invitation) -> None:
+        stored = self._invitations.peek(invitation.id)
+        if stored is None or stored.tenant_id != invitation.tenant_id:
+            raise NotFound("invitation not found")
+        self._invitations.put(invitation.id, invitation)
+
+    async def get_by_token_hash(self, token_hash: str) -> Invitation | None:
+        found = self._invitations.where(lambda i: i.token_hash == token_hash)
+        return found[0] if found else None
+
+    async def list_pending_for_email(self, tenant_id: str, email: str) -> list[Invitation]:
+        found = self._invitations.where(
+            lambda i: (
+                i.tenant_id == tenant_id
+                and i.email == email
+                and i.accepted_at is None
+                and i.revoked_at is None
+            )
+        )
+        return sorted(found, key=lambda i: (i.created_at, i.id))
+
+    async def list_for_tenant(self, tenant_id: str) -> list[Invitation]:
+        found = self._invitations.where(lambda i: i.tenant_id == tenant_id)
+        return sorted(found, key=lambda i: (i.created_at, i.id))
+
+
+class InMemoryApiKeyRepository(ApiKeyRepository):
+    def __init__(self, api_keys: _Table[str, ApiKey]) -> None:
+        self._api_keys = api_keys
+
+    async def add(self, key: ApiKey) -> None:
+        if self._api_keys.exists(key.id):
+            raise AlreadyExists("api key already exists")
+        self._api_keys.put(key.id, key)
+
+    async def get(self, key_id: str) -> ApiKey | None:
+        return self._api_keys.get(key_id)
+
+    async def get_for_tenant(self, tenant_id: str, key_id: str) -> ApiKey | None:
+        key = self._api_keys.get(key_id)
+        return key if key is not None and key.tenant_id == tenant_id else None
+
+    async def list_for_tenant(self, tenant_id: str) -> list[ApiKey]:
+        found = self._api_keys.where(lambda k: k.tenant_id == tenant_id)
+        return sorted(found, key=lambda k: (k.created_at, k.id))
+
+    async def delete(self, tenant_id: str, key_id: str) -> bool:
+        if await self.get_for_tenant(tenant_id, key_id) is None:
+            return False
+        self._api_keys.remove(key_id)
+        return True
+
+    async def touch(self, key_id: str, used_at: datetime) -> None:
+        key = self._api_keys.get(key_id)
+        if key is not None:
+            key.last_used_at = used_at
+            self._api_keys.put(key_id, key)
 
 
 class InMemoryOutbox(Outbox):
@@ -250,6 +350,8 @@ class InMemoryUnitOfWork(UnitOfWork):
         self._challenges = _Table(self._store.challenges)
         self._tenants = _Table(self._store.tenants)
         self._memberships = _Table(self._store.memberships)
+        self._invitations = _Table(self._store.invitations)
+        self._api_keys = _Table(self._store.api_keys)
         self._outbox = InMemoryOutbox()
         self._user_repository = InMemoryUserRepository(
             self._users, self._sessions, self._memberships
@@ -257,8 +359,12 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.users = self._user_repository
         self.sessions = InMemorySessionRepository(self._sessions)
         self.challenges = InMemoryChallengeRepository(self._challenges)
-        self.tenants = InMemoryTenantRepository(self._tenants, self._memberships)
+        self.tenants = InMemoryTenantRepository(
+            self._tenants, self._memberships, self._invitations, self._api_keys
+        )
         self.memberships = InMemoryMembershipRepository(self._memberships)
+        self.invitations = InMemoryInvitationRepository(self._invitations)
+        self.api_keys = InMemoryApiKeyRepository(self._api_keys)
         self.outbox = self._outbox
 
     async def __aenter__(self) -> Self:
@@ -282,6 +388,8 @@ class InMemoryUnitOfWork(UnitOfWork):
         self._memberships.apply()
         self._sessions.apply()
         self._challenges.apply()
+        self._invitations.apply()
+        self._api_keys.apply()
         # Rows another transaction added for what we deleted go too, as a cascade would.
         store = self._store
         for session_id, session in list(store.sessions.items()):
@@ -290,6 +398,12 @@ class InMemoryUnitOfWork(UnitOfWork):
         for key, member in list(store.memberships.items()):
             if member.user_id in deleted_users or member.tenant_id in deleted_tenants:
                 del store.memberships[key]
+        for invitation_id, invitation in list(store.invitations.items()):
+            if invitation.tenant_id in deleted_tenants:
+                del store.invitations[invitation_id]
+        for key_id, api_key in list(store.api_keys.items()):
+            if api_key.tenant_id in deleted_tenants:
+                del store.api_keys[key_id]
         store.outbox.extend(self._outbox.pending)
         self._outbox.pending = []
 

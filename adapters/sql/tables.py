@@ -5,12 +5,19 @@ from __future__ import annotations
 from adapters.sql.base import Base, metadata
 from adapters.sql.common.records import EmailOutboxRecord
 from adapters.sql.identity.records import ChallengeRecord, SessionRecord, UserRecord
-from adapters.sql.tenancy.records import MembershipRecord, TenantRecord
+from adapters.sql.tenancy.records import (
+    ApiKeyRecord,
+    InvitationRecord,
+    MembershipRecord,
+    TenantRecord,
+)
 
 __all__ = [
+    "ApiKeyRecord",
     "Base",
     "ChallengeRecord",
     "EmailOutboxRecord",
+    "InvitationRecord",
     "MembershipRecord",
     "SessionRecord",
     "TenantRecord",

@@ -17,7 +17,12 @@ from adapters.sql.identity.repositories import (
     SqlUserRepository,
 )
 from adapters.sql.outbox import SqlOutbox
-from adapters.sql.tenancy.repositories import SqlMembershipRepository, SqlTenantRepository
+from adapters.sql.tenancy.api_keys import SqlApiKeyRepository
+from adapters.sql.tenancy.repositories import (
+    SqlInvitationRepository,
+    SqlMembershipRepository,
+    SqlTenantRepository,
+)
 from application.common.ports import UnitOfWork, UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
@@ -35,6 +40,8 @@ class SqlUnitOfWork(UnitOfWork):
     challenges: SqlChallengeRepository
     tenants: SqlTenantRepository
     memberships: SqlMembershipRepository
+    invitations: SqlInvitationRepository
+    api_keys: SqlApiKeyRepository
     outbox: SqlOutbox
 
     def __init__(
@@ -61,6 +68,8 @@ class SqlUnitOfWork(UnitOfWork):
         self.challenges = SqlChallengeRepository(session)
         self.tenants = SqlTenantRepository(session)
         self.memberships = SqlMembershipRepository(session)
+        self.invitations = SqlInvitationRepository(session)
+        self.api_keys = SqlApiKeyRepository(session)
         self.outbox = SqlOutbox(session, self._now)
         return self
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from domain.tenancy.models import ApiKey, Invitation, Membership, Tenant
+from domain.tenancy.policy import Scope
 
 
 class TenantRepository(Protocol):
@@ -64,3 +67,30 @@ class ApiKeyRepository(Protocol):
     async def touch(self, key_id: str, used_at: datetime) -> None:
         """Record use; callers rate-limit this to once a minute per key."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyCredential:
+    """What authenticating one API key needs; safe to keep in memory (the secret is hashed)."""
+
+    key_id: str
+    tenant_id: str
+    scopes: frozenset[Scope]
+    secret_hash: str
+    expires_at: datetime | None
+
+
+class ApiKeyCache(Protocol):
+    """Per-process memory of recently authenticated keys, so most requests skip the database.
+
+    Entries live at most about a second, which bounds how long a key deleted on another replica
+    keeps working; `drop` forgets one at once (deletion through this process).
+    """
+
+    async def get(
+        self, key_id: str, load: Callable[[str], Awaitable[ApiKeyCredential | None]]
+    ) -> ApiKeyCredential | None:
+        """The cached credential, else `load(key_id)`; concurrent misses share one load."""
+        ...
+
+    def drop(self, key_id: str) -> None: ...

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-
 INVITATION_LIFETIME = timedelta(days=7)
 API_KEY_PREFIX = "sk_live_"
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 from litestar import Request
 from litestar.datastructures import State
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 
+from application.common import caller as callers
 from application.identity.commands import Principal
 from domain.errors import Unauthenticated
 from entrypoints.container import Container
@@ -49,3 +51,37 @@ async def provide_principal(
 
 def client_ip(request: Request[Any, Any, Any]) -> str:
     return request.client.host if request.client else "unknown"
+
+
+def _is_internal_key(credential: str, configured: tuple[str, ...]) -> bool:
+    # Compare against every key in constant time, so timing tells nothing about which matched.
+    matched = False
+    for key in configured:
+        matched |= hmac.compare_digest(credential.encode(), key.encode())
+    return matched
+
+
+async def provide_caller(request: Request[Any, Any, Any], container: Deps) -> callers.Caller:
+    """Any credential kind (§1.2): a user token, a tenant API key or an internal key."""
+    credential = bearer_credential(request)
+    if credential.startswith(API_KEY_PREFIX):
+        return await container.api_keys.authenticate(credential)
+    if _is_internal_key(credential, container.settings.internal_api_keys):
+        return callers.Caller.internal()
+    principal = await container.identity.authenticate(credential)
+    return callers.Caller.token(principal.user_id, principal.session_id)
+
+
+async def provide_internal_caller(
+    request: Request[Any, Any, Any], container: Deps
+) -> callers.Caller:
+    """`/…/internal/v1/…`: only a configured internal key (none configured → all refused)."""
+    credential = bearer_credential(request)
+    if not _is_internal_key(credential, container.settings.internal_api_keys):
+        raise Unauthenticated("this endpoint needs an internal API key")
+    return callers.Caller.internal()
+
+
+CallerDep = NamedDependency[callers.Caller]
+ANY_CREDENTIAL = {"caller": Provide(provide_caller)}
+INTERNAL_CREDENTIAL = {"caller": Provide(provide_internal_caller)}

@@ -8,19 +8,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.sql.errors import translate_unavailable
 from adapters.sql.tenancy.records import (
+    InvitationRecord,
     MembershipRecord,
     TenantRecord,
+    invitation_to_domain,
+    invitation_to_record,
     membership_to_domain,
     membership_to_record,
     tenant_to_domain,
     tenant_to_record,
 )
-from application.tenancy.ports import MembershipRepository, TenantRepository
-from domain.errors import AlreadyExists
-from domain.tenancy.models import Membership, Tenant
+from application.tenancy.ports import (
+    InvitationRepository,
+    MembershipRepository,
+    TenantRepository,
+)
+from domain.errors import AlreadyExists, NotFound
+from domain.tenancy.models import Invitation, Membership, Tenant
 
 # How PostgreSQL ("pk_memberships") and SQLite (column list) name the violated primary key.
 _MEMBERSHIP_KEY_MARKERS = ("pk_memberships", "memberships.tenant_id, memberships.user_id")
+# The same for the invitations' unique token hash.
+_INVITATION_TOKEN_MARKERS = ("uq_invitations_token_hash", "invitations.token_hash")
 
 
 class SqlTenantRepository(TenantRepository):
@@ -38,8 +47,16 @@ class SqlTenantRepository(TenantRepository):
         await self._session.flush()
 
     @translate_unavailable
+    async def update(self, tenant: Tenant) -> None:
+        record = await self._session.get(TenantRecord, tenant.id)
+        if record is None:
+            raise NotFound("tenant not found")
+        tenant_to_record(tenant, record)
+        await self._session.flush()
+
+    @translate_unavailable
     async def delete(self, tenant_id: str) -> None:
-        # Memberships go with the tenant through ON DELETE CASCADE.
+        # Memberships, invitations and API keys go with it through ON DELETE CASCADE.
         await self._session.execute(delete(TenantRecord).where(TenantRecord.id == tenant_id))
 
 
@@ -94,9 +111,78 @@ class SqlMembershipRepository(MembershipRepository):
         return int(count or 0)
 
     @translate_unavailable
+    async def update(self, membership: Membership) -> None:
+        record = await self._session.get(
+            MembershipRecord, (membership.tenant_id, membership.user_id)
+        )
+        if record is None:
+            raise NotFound("member not found")
+        membership_to_record(membership, record)
+        await self._session.flush()
+
+    @translate_unavailable
     async def delete(self, tenant_id: str, user_id: str) -> None:
         await self._session.execute(
             delete(MembershipRecord).where(
                 MembershipRecord.tenant_id == tenant_id, MembershipRecord.user_id == user_id
             )
         )
+
+
+class SqlInvitationRepository(InvitationRepository):
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    @translate_unavailable
+    async def add(self, invitation: Invitation) -> None:
+        self._session.add(invitation_to_record(invitation))
+        try:
+            await self._session.flush()
+        except IntegrityError as error:
+            if any(marker in str(error.orig) for marker in _INVITATION_TOKEN_MARKERS):
+                raise AlreadyExists("invitation already exists") from error
+            raise
+
+    @translate_unavailable
+    async def update(self, invitation: Invitation) -> None:
+        record = await self._session.scalar(
+            select(InvitationRecord).where(
+                InvitationRecord.tenant_id == invitation.tenant_id,
+                InvitationRecord.id == invitation.id,
+            )
+        )
+        if record is None:
+            raise NotFound("invitation not found")
+        invitation_to_record(invitation, record)
+        await self._session.flush()
+
+    @translate_unavailable
+    async def get_by_token_hash(self, token_hash: str) -> Invitation | None:
+        # The token is the credential here: whoever holds it learns its tenant from the row.
+        record = await self._session.scalar(
+            select(InvitationRecord).where(InvitationRecord.token_hash == token_hash)
+        )
+        return invitation_to_domain(record) if record is not None else None
+
+    @translate_unavailable
+    async def list_pending_for_email(self, tenant_id: str, email: str) -> list[Invitation]:
+        records = await self._session.scalars(
+            select(InvitationRecord)
+            .where(
+                InvitationRecord.tenant_id == tenant_id,
+                InvitationRecord.email == email,
+                InvitationRecord.accepted_at.is_(None),
+                InvitationRecord.revoked_at.is_(None),
+            )
+            .order_by(InvitationRecord.created_at, InvitationRecord.id)
+        )
+        return [invitation_to_domain(record) for record in records]
+
+    @translate_unavailable
+    async def list_for_tenant(self, tenant_id: str) -> list[Invitation]:
+        records = await self._session.scalars(
+            select(InvitationRecord)
+            .where(InvitationRecord.tenant_id == tenant_id)
+            .order_by(InvitationRecord.created_at, InvitationRecord.id)
+        )
+        return [invitation_to_domain(record) for record in records]

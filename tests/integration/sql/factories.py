@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from domain.identity.models import Challenge, ChallengePurpose, Session, User
-from domain.tenancy.models import Membership, Role, Tenant
+from domain.tenancy.models import INVITATION_LIFETIME, ApiKey, Invitation, Membership, Role, Tenant
 
 
 def new_id() -> str:
@@ -75,3 +75,31 @@ def make_membership(tenant_id: str, user_id: str, **overrides: Any) -> Membershi
         "created_at": utc_now(),
     }
     return Membership(**(values | overrides))
+
+
+def make_invitation(tenant_id: str, **overrides: Any) -> Invitation:
+    now = utc_now()
+    values: dict[str, Any] = {
+        "id": new_id(),
+        "tenant_id": tenant_id,
+        "email": f"{new_id()}@example.com",
+        "role": Role.NORMAL,
+        "token_hash": secrets.token_hex(32),
+        "invited_by": new_id(),
+        "created_at": now,
+        "expires_at": now + INVITATION_LIFETIME,
+    }
+    return Invitation(**(values | overrides))
+
+
+def make_api_key(tenant_id: str, **overrides: Any) -> ApiKey:
+    values: dict[str, Any] = {
+        "id": new_id(),
+        "tenant_id": tenant_id,
+        "name": "CI deploys",
+        "scopes": ["agents:read", "leads:read"],
+        "secret_hash": secrets.token_hex(32),
+        "created_by": new_id(),
+        "created_at": utc_now(),
+    }
+    return ApiKey(**(values | overrides))

@@ -18,7 +18,16 @@ from adapters.sql.migrate import MIGRATION_LOCK, downgrade, upgrade
 from adapters.sql.tables import metadata
 from tests.integration.sql.conftest import BACKENDS
 
-TABLES = {"users", "sessions", "challenges", "tenants", "memberships", "email_outbox"}
+TABLES = {
+    "users",
+    "sessions",
+    "challenges",
+    "tenants",
+    "memberships",
+    "email_outbox",
+    "invitations",
+    "api_keys",
+}
 
 
 @pytest.fixture(params=BACKENDS)
@@ -61,6 +70,15 @@ async def test_upgrade_downgrade_to_base_and_upgrade_again(fresh_url: str) -> No
 
     await upgrade(fresh_url)
     assert await table_names(fresh_url) == TABLES
+
+
+async def test_downgrading_tenancy_drops_only_invitations_and_api_keys(fresh_url: str) -> None:
+    await upgrade(fresh_url)
+    await downgrade(fresh_url, "0001_initial")
+    assert await table_names(fresh_url) == TABLES - {"invitations", "api_keys"}
+
+    await upgrade(fresh_url)
+    assert await schema_differences(fresh_url) == []
 
 
 async def test_upgrade_twice_is_a_no_op(fresh_url: str) -> None:

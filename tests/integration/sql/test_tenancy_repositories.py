@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
+
 import pytest
 
 from adapters.sql.uow import SqlUnitOfWorkFactory
-from domain.errors import AlreadyExists
+from domain.errors import AlreadyExists, NotFound
 from domain.tenancy.models import Role
-from tests.integration.sql.factories import make_membership, make_tenant, make_user
+from tests.integration.sql.factories import make_membership, make_tenant, make_user, utc_now
 
 
 async def test_tenant_round_trips(uow_factory: SqlUnitOfWorkFactory) -> None:
@@ -109,3 +112,63 @@ async def test_adding_the_same_membership_twice_raises_already_exists(
     async with uow_factory() as uow:
         with pytest.raises(AlreadyExists):
             await uow.memberships.add(make_membership(tenant.id, user.id, role=Role.ADMIN))
+
+
+async def test_tenant_update_stores_the_new_name(uow_factory: SqlUnitOfWorkFactory) -> None:
+    tenant = make_tenant()
+    async with uow_factory() as uow:
+        await uow.tenants.add(tenant)
+        await uow.commit()
+
+    renamed = replace(tenant, name="Renamed", updated_at=utc_now() + timedelta(seconds=1))
+    async with uow_factory() as uow:
+        await uow.tenants.update(renamed)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        assert await uow.tenants.get(tenant.id) == renamed
+
+
+async def test_updating_a_missing_tenant_raises_not_found(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    async with uow_factory() as uow:
+        with pytest.raises(NotFound):
+            await uow.tenants.update(make_tenant())
+
+
+async def test_membership_update_changes_one_tenants_role_only(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    ours, theirs, user = make_tenant(), make_tenant(), make_user()
+    in_ours = make_membership(ours.id, user.id, role=Role.NORMAL)
+    in_theirs = make_membership(theirs.id, user.id, role=Role.NORMAL)
+    async with uow_factory() as uow:
+        await uow.users.add(user)
+        await uow.tenants.add(ours)
+        await uow.tenants.add(theirs)
+        await uow.memberships.add(in_ours)
+        await uow.memberships.add(in_theirs)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        await uow.memberships.update(replace(in_ours, role=Role.ADMIN))
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        assert await uow.memberships.get(ours.id, user.id) == replace(in_ours, role=Role.ADMIN)
+        assert await uow.memberships.get(theirs.id, user.id) == in_theirs
+
+
+async def test_updating_a_missing_membership_raises_not_found(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    tenant, user = make_tenant(), make_user()
+    async with uow_factory() as uow:
+        await uow.users.add(user)
+        await uow.tenants.add(tenant)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        with pytest.raises(NotFound):
+            await uow.memberships.update(make_membership(tenant.id, user.id))

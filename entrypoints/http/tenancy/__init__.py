@@ -1,0 +1,1 @@
+"""Tenancy endpoints: tenants, members and invitations."""
