@@ -28,7 +28,7 @@ from adapters.redis.revocations import RedisSessionRevocations
 from adapters.security.clock import SystemClock
 from adapters.security.ids import UuidGenerator
 from adapters.security.passwords import Argon2PasswordHasher
-from adapters.security.secrets import HmacSecretHasher, OsSecretGenerator
+from adapters.security.secrets import HmacSecretHasher, OsSecretGenerator, Sha256TokenHasher
 from adapters.security.tokens import JwtTokenIssuer
 from adapters.sql.engine import create_engine, create_sessionmaker
 from adapters.sql.engine import ping as database_ping
@@ -140,7 +140,10 @@ async def build_container(
             passwords = argon2
         ids = overrides.ids or UuidGenerator()
         secrets = overrides.secrets or OsSecretGenerator()
+        # Short-lived emailed codes need a keyed hash; long-lived random tokens don't, and
+        # hashing them without the JWT secret lets that secret rotate without killing them.
         secret_hasher = HmacSecretHasher(_derive_key(jwt_secret, b"astra/secret-hasher"))
+        token_hasher = Sha256TokenHasher()
         tokens = JwtTokenIssuer(
             secret=jwt_secret,
             issuer=JWT_ISSUER,
@@ -171,7 +174,7 @@ async def build_container(
             clock=clock,
             ids=ids,
             secrets=secrets,
-            secret_hasher=secret_hasher,
+            secret_hasher=token_hasher,
             cache=MemoryApiKeyCache(),
         )
         stack.push_async_callback(api_keys.authenticate.wait_for_touches)
@@ -180,7 +183,7 @@ async def build_container(
             clock=clock,
             ids=ids,
             secrets=secrets,
-            secret_hasher=secret_hasher,
+            secret_hasher=token_hasher,
             passwords=passwords,
             tokens=tokens,
             limiter=limiter,

@@ -3,7 +3,7 @@
 from adapters.security.clock import SystemClock
 from adapters.security.ids import UuidGenerator
 from adapters.security.passwords import Argon2PasswordHasher
-from adapters.security.secrets import HmacSecretHasher, OsSecretGenerator
+from adapters.security.secrets import HmacSecretHasher, OsSecretGenerator, Sha256TokenHasher
 from adapters.security.tokens import JwtTokenIssuer
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "HmacSecretHasher",
     "JwtTokenIssuer",
     "OsSecretGenerator",
+    "Sha256TokenHasher",
     "SystemClock",
     "UuidGenerator",
 ]

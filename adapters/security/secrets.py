@@ -41,3 +41,18 @@ class HmacSecretHasher(SecretHasher):
 
     def matches(self, secret: str, hashed: str) -> bool:
         return hmac.compare_digest(self.hash(secret).encode(), hashed.encode())
+
+
+class Sha256TokenHasher(SecretHasher):
+    """Hex SHA-256 of a long random token (API keys, invitations): no server key involved.
+
+    A 128-bit-or-more random secret cannot be brute-forced from its hash, so no key is needed,
+    and credentials that live for months survive a rotation of `ASTRA_JWT_SECRET`. Never use
+    it for short secrets such as 6-digit codes: those need `HmacSecretHasher`.
+    """
+
+    def hash(self, secret: str) -> str:
+        return hashlib.sha256(secret.encode()).hexdigest()
+
+    def matches(self, secret: str, hashed: str) -> bool:
+        return hmac.compare_digest(self.hash(secret).encode(), hashed.encode())

@@ -14,6 +14,7 @@ from adapters.security import (
     HmacSecretHasher,
     JwtTokenIssuer,
     OsSecretGenerator,
+    Sha256TokenHasher,
     SystemClock,
     UuidGenerator,
 )
@@ -233,3 +234,14 @@ def test_garbage_token_is_refused(garbage: str) -> None:
 def test_issuer_refuses_a_short_secret() -> None:
     with pytest.raises(ValueError):
         make_issuer(SystemClock(), secret="too-short")
+
+
+def test_sha256_token_hasher_is_keyless_deterministic_and_constant_time_matching() -> None:
+    hasher = Sha256TokenHasher()
+    token = "sk_live_abc_" + "x" * 43
+    hashed = hasher.hash(token)
+    assert hashed == Sha256TokenHasher().hash(token)
+    assert token not in hashed
+    assert len(hashed) == 64
+    assert hasher.matches(token, hashed)
+    assert not hasher.matches(token + "y", hashed)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import msgspec
 import pytest
 from litestar import Litestar, post
+from litestar.params import JSONBody
 from litestar.testing import TestClient
 
 from entrypoints.http.conventions import TYPE_DECODERS, Int64, Int64SchemaPlugin, i64, timestamp
@@ -24,7 +25,7 @@ class AdjustResponse(msgspec.Struct):
 
 
 @post("/adjust", status_code=200)
-async def adjust(data: AdjustRequest) -> AdjustResponse:
+async def adjust(data: JSONBody[AdjustRequest]) -> AdjustResponse:
     return AdjustResponse(amount=i64(data.amount * 2), reason=data.reason)
 
 
