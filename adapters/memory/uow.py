@@ -199,6 +199,10 @@ class InMemoryTenantRepository(TenantRepository):
     async def get(self, tenant_id: str) -> Tenant | None:
         return self._tenants.get(tenant_id)
 
+    async def lock(self, tenant_id: str) -> None:
+        # One event loop, and commits apply atomically: nothing can interleave to lock out.
+        return None
+
     async def add(self, tenant: Tenant) -> None:
         if self._tenants.exists(tenant.id):
             raise AlreadyExists("tenant already exists")

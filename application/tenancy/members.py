@@ -28,6 +28,7 @@ async def _target(uow: UnitOfWork, tenant_id: str, email: str) -> Membership | N
 async def _is_last_owner(uow: UnitOfWork, membership: Membership) -> bool:
     if membership.role != Role.OWNER:
         return False
+    await uow.tenants.lock(membership.tenant_id)
     members = await uow.memberships.list_for_tenant(membership.tenant_id)
     return not any(m.role == Role.OWNER and m.user_id != membership.user_id for m in members)
 

@@ -18,6 +18,14 @@ class TenantRepository(Protocol):
 
     async def update(self, tenant: Tenant) -> None: ...
 
+    async def lock(self, tenant_id: str) -> None:
+        """Serialize membership changes of one tenant until this transaction ends.
+
+        Used before "is this the last owner?" checks, so two owners demoting each other at
+        the same moment cannot both succeed and leave the tenant without an owner.
+        """
+        ...
+
     async def delete(self, tenant_id: str) -> None: ...
 
 

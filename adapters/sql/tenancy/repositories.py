@@ -47,6 +47,13 @@ class SqlTenantRepository(TenantRepository):
         await self._session.flush()
 
     @translate_unavailable
+    async def lock(self, tenant_id: str) -> None:
+        # PostgreSQL: a row lock held to commit. SQLite ignores FOR UPDATE; it has one writer.
+        await self._session.execute(
+            select(TenantRecord.id).where(TenantRecord.id == tenant_id).with_for_update()
+        )
+
+    @translate_unavailable
     async def update(self, tenant: Tenant) -> None:
         record = await self._session.get(TenantRecord, tenant.id)
         if record is None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
+from adapters.sql.engine import create_engine, create_sessionmaker
 from adapters.sql.uow import SqlUnitOfWorkFactory
 from domain.errors import AlreadyExists, NotFound
 from domain.tenancy.models import Role
@@ -172,3 +174,37 @@ async def test_updating_a_missing_membership_raises_not_found(
     async with uow_factory() as uow:
         with pytest.raises(NotFound):
             await uow.memberships.update(make_membership(tenant.id, user.id))
+
+
+async def test_tenant_lock_makes_a_second_transaction_wait_on_postgresql(
+    migrated_database_url: str,
+) -> None:
+    engine = create_engine(migrated_database_url, pool_size=2)
+    factory = SqlUnitOfWorkFactory(create_sessionmaker(engine))
+    tenant = make_tenant()
+    try:
+        async with factory() as uow:
+            await uow.tenants.add(tenant)
+            await uow.commit()
+        order: list[str] = []
+        first_locked = asyncio.Event()
+
+        async def first() -> None:
+            async with factory() as uow:
+                await uow.tenants.lock(tenant.id)
+                first_locked.set()
+                await asyncio.sleep(0.3)
+                order.append("first done")
+                await uow.commit()
+
+        async def second() -> None:
+            await first_locked.wait()
+            async with factory() as uow:
+                await uow.tenants.lock(tenant.id)
+                order.append("second locked")
+                await uow.commit()
+
+        await asyncio.gather(first(), second())
+        assert order == ["first done", "second locked"]
+    finally:
+        await engine.dispose()
