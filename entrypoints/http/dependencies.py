@@ -9,7 +9,7 @@ from litestar import Request
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 
-from application.common import caller as callers
+from application.common.caller import Caller
 from application.identity.commands import Principal
 from domain.errors import Unauthenticated
 from entrypoints.container import Container
@@ -18,7 +18,7 @@ API_KEY_PREFIX = "sk_live_"
 
 # Handler parameter types: the composition root's container, and the authenticated caller.
 Deps = NamedDependency[Container]
-Caller = NamedDependency[Principal]
+PrincipalDep = NamedDependency[Principal]
 
 
 async def provide_container(state: State) -> Container:
@@ -61,27 +61,25 @@ def _is_internal_key(credential: str, configured: tuple[str, ...]) -> bool:
     return matched
 
 
-async def provide_caller(request: Request[Any, Any, Any], container: Deps) -> callers.Caller:
+async def provide_caller(request: Request[Any, Any, Any], container: Deps) -> Caller:
     """Any credential kind (§1.2): a user token, a tenant API key or an internal key."""
     credential = bearer_credential(request)
     if credential.startswith(API_KEY_PREFIX):
         return await container.api_keys.authenticate(credential)
     if _is_internal_key(credential, container.settings.internal_api_keys):
-        return callers.Caller.internal()
+        return Caller.internal()
     principal = await container.identity.authenticate(credential)
-    return callers.Caller.token(principal.user_id, principal.session_id)
+    return Caller.token(principal.user_id, principal.session_id)
 
 
-async def provide_internal_caller(
-    request: Request[Any, Any, Any], container: Deps
-) -> callers.Caller:
+async def provide_internal_caller(request: Request[Any, Any, Any], container: Deps) -> Caller:
     """`/…/internal/v1/…`: only a configured internal key (none configured → all refused)."""
     credential = bearer_credential(request)
     if not _is_internal_key(credential, container.settings.internal_api_keys):
         raise Unauthenticated("this endpoint needs an internal API key")
-    return callers.Caller.internal()
+    return Caller.internal()
 
 
-CallerDep = NamedDependency[callers.Caller]
+CallerDep = NamedDependency[Caller]
 ANY_CREDENTIAL = {"caller": Provide(provide_caller)}
 INTERNAL_CREDENTIAL = {"caller": Provide(provide_internal_caller)}

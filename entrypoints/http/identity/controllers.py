@@ -27,7 +27,7 @@ from application.identity.commands import (
 )
 from domain.errors import InvalidArgument
 from entrypoints.http.conventions import EmptyResponse, timestamp
-from entrypoints.http.dependencies import Caller, Deps, client_ip, provide_principal
+from entrypoints.http.dependencies import Deps, PrincipalDep, client_ip, provide_principal
 from entrypoints.http.identity.schemas import (
     AvatarResponse,
     ForgotPasswordRequest,
@@ -104,7 +104,7 @@ class AuthController(Controller):
         return TokenResponse(token=result.token)
 
     @post("/logout", operation_id="Logout", status_code=200, dependencies=AUTH)
-    async def logout(self, container: Deps, principal: Caller) -> EmptyResponse:
+    async def logout(self, container: Deps, principal: PrincipalDep) -> EmptyResponse:
         await container.identity.logout(LogoutCommand(session_id=principal.session_id))
         return EmptyResponse()
 
@@ -165,7 +165,7 @@ class UserController(Controller):
         self,
         data: JSONBody[UserInitialRequest],
         container: Deps,
-        principal: Caller,
+        principal: PrincipalDep,
     ) -> TokenResponse:
         result = await container.identity.initialize_user(
             InitializeUserCommand(
@@ -178,7 +178,7 @@ class UserController(Controller):
         return TokenResponse(token=result.token)
 
     @get("", operation_id="UserGet")
-    async def user_get(self, container: Deps, principal: Caller) -> UserGetResponse:
+    async def user_get(self, container: Deps, principal: PrincipalDep) -> UserGetResponse:
         user = await container.identity.get_user(principal.user_id)
         return UserGetResponse(
             user=UserBody(
@@ -197,7 +197,7 @@ class UserController(Controller):
         )
 
     @delete("", operation_id="UserDelete", status_code=200)
-    async def user_delete(self, container: Deps, principal: Caller) -> EmptyResponse:
+    async def user_delete(self, container: Deps, principal: PrincipalDep) -> EmptyResponse:
         await container.identity.delete_user(DeleteUserCommand(user_id=principal.user_id))
         return EmptyResponse()
 
@@ -211,7 +211,7 @@ class UserController(Controller):
         self,
         data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
         container: Deps,
-        principal: Caller,
+        principal: PrincipalDep,
     ) -> AvatarResponse:
         upload = data.get("file")
         if not isinstance(upload, UploadFile):
@@ -232,7 +232,7 @@ class UserController(Controller):
         self,
         data: JSONBody[UserUpdateNameRequest],
         container: Deps,
-        principal: Caller,
+        principal: PrincipalDep,
     ) -> EmptyResponse:
         await container.identity.update_name(
             UpdateNameCommand(user_id=principal.user_id, name=data.name)
@@ -244,7 +244,7 @@ class UserController(Controller):
         self,
         data: JSONBody[UserUpdatePasswordRequest],
         container: Deps,
-        principal: Caller,
+        principal: PrincipalDep,
     ) -> EmptyResponse:
         await container.identity.update_password(
             UpdatePasswordCommand(
