@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from bench import healthz_under_login, idle_rss, user_get
+from bench import healthz_under_login, idle_rss, ledger, user_get
 from bench.report import Benchmark, Row, format_table, parse_options, run_guarded
 
 BENCHMARKS: list[tuple[str, Benchmark]] = [
     (user_get.NAME, user_get.run),
     (healthz_under_login.NAME, healthz_under_login.run),
     (idle_rss.NAME, idle_rss.run),
+    (ledger.NAME, ledger.run),
 ]
 
 

@@ -15,6 +15,13 @@ from litestar.types import ASGIApp
 
 from entrypoints.container import Overrides, build_container
 from entrypoints.http.api_keys.controllers import ApiKeyController
+from entrypoints.http.billing.controllers import (
+    AdminSubscriptionController,
+    InternalCreditsController,
+    PlanController,
+    SubscriptionVariantController,
+    UsageController,
+)
 from entrypoints.http.conventions import TYPE_DECODERS, Int64SchemaPlugin
 from entrypoints.http.dependencies import provide_container
 from entrypoints.http.errors import EXCEPTION_HANDLERS
@@ -72,6 +79,11 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
             TenantController,
             InviteController,
             InternalTenantController,
+            SubscriptionVariantController,
+            AdminSubscriptionController,
+            PlanController,
+            UsageController,
+            InternalCreditsController,
         ],
         dependencies={"container": Provide(provide_container)},
         exception_handlers=EXCEPTION_HANDLERS,

@@ -19,6 +19,7 @@ from adapters.email.smtp import SmtpEmailSender
 from adapters.images.pillow import PillowImageProcessor
 from adapters.memory.account_cache import CachedAccountReader
 from adapters.memory.api_key_cache import MemoryApiKeyCache
+from adapters.memory.billing import NoAgents
 from adapters.memory.limits import MemoryRateLimiter
 from adapters.memory.revocations import MemorySessionRevocations
 from adapters.redis.client import create_redis
@@ -37,6 +38,7 @@ from adapters.sql.migrate import upgrade
 from adapters.sql.outbox import SqlPendingEmailQueue
 from adapters.sql.uow import SqlUnitOfWorkFactory
 from adapters.storage.local import LocalObjectStorage
+from application.billing.subscriptions import BillingPolicy
 from application.common.email_delivery import DeliverPendingEmails
 from application.common.ports import (
     Clock,
@@ -52,6 +54,7 @@ from application.identity.ports import (
 )
 from application.tenancy.commands import TenancyPolicy
 from entrypoints.api_key_wiring import ApiKeyUseCases, wire_api_keys
+from entrypoints.billing_wiring import BillingUseCases, wire_billing
 from entrypoints.identity_wiring import IdentityUseCases, wire_identity
 from entrypoints.settings import Settings, resolve_jwt_secret
 from entrypoints.telemetry import instrument_clients
@@ -70,6 +73,7 @@ class Container:
     identity: IdentityUseCases
     api_keys: ApiKeyUseCases
     tenancy: TenancyUseCases
+    billing: BillingUseCases
     readiness: Callable[[], Awaitable[dict[str, str]]]
     media_path: Callable[[str], Path | None]
     email_relay: EmailRelay
@@ -187,7 +191,16 @@ async def build_container(
             passwords=passwords,
             tokens=tokens,
             limiter=limiter,
-            policy=TenancyPolicy(frontend_url=settings.effective_frontend_url),
+            policy=TenancyPolicy(
+                frontend_url=settings.effective_frontend_url, trial_days=settings.trial_days
+            ),
+        )
+        billing = wire_billing(
+            uow=uow,
+            clock=clock,
+            ids=ids,
+            policy=BillingPolicy(trial_days=settings.trial_days),
+            agents=NoAgents(),  # agents arrive with issue 5
         )
 
         async def readiness() -> dict[str, str]:
@@ -214,6 +227,7 @@ async def build_container(
             identity=identity,
             api_keys=api_keys,
             tenancy=tenancy,
+            billing=billing,
             readiness=readiness,
             media_path=storage.resolve,
             email_relay=relay,

@@ -53,10 +53,10 @@ def wire_tenancy(
     policy: TenancyPolicy,
 ) -> TenancyUseCases:
     return TenancyUseCases(
-        list_tenants=ListUserTenants(uow_factory=uow),
-        current_tenant=GetCurrentTenant(uow_factory=uow),
-        switch_tenant=SwitchTenant(uow_factory=uow, clock=clock),
-        create_tenant=CreateTenant(uow_factory=uow, ids=ids, clock=clock),
+        list_tenants=ListUserTenants(uow_factory=uow, clock=clock, policy=policy),
+        current_tenant=GetCurrentTenant(uow_factory=uow, clock=clock, policy=policy),
+        switch_tenant=SwitchTenant(uow_factory=uow, clock=clock, policy=policy),
+        create_tenant=CreateTenant(uow_factory=uow, ids=ids, clock=clock, policy=policy),
         rename_tenant=RenameTenant(uow_factory=uow, clock=clock),
         list_members=ListMembers(uow_factory=uow, clock=clock),
         remove_member=RemoveMember(uow_factory=uow, clock=clock),

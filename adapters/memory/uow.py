@@ -9,6 +9,8 @@ from datetime import datetime
 from types import TracebackType
 from typing import Generic, Self, TypeVar
 
+from adapters.memory.billing import CatalogStore, InMemoryCatalog
+from adapters.memory.ledger import InMemoryLedgerRepository, LedgerStore
 from application.common.ports import Outbox, OutgoingEmail, UnitOfWork, UnitOfWorkFactory
 from application.identity.ports import (
     AccountReader,
@@ -43,6 +45,8 @@ class InMemoryStore:
     invitations: dict[str, Invitation] = field(default_factory=dict)
     api_keys: dict[str, ApiKey] = field(default_factory=dict)
     outbox: list[OutgoingEmail] = field(default_factory=list)
+    ledger: LedgerStore = field(default_factory=LedgerStore)
+    catalog: CatalogStore = field(default_factory=CatalogStore)
 
 
 class _Table(Generic[K, V]):
@@ -370,6 +374,11 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.invitations = InMemoryInvitationRepository(self._invitations)
         self.api_keys = InMemoryApiKeyRepository(self._api_keys)
         self.outbox = self._outbox
+        self._ledger = InMemoryLedgerRepository(self._store.ledger)
+        self.ledger = self._ledger
+        self._catalog = InMemoryCatalog(self._store.catalog)
+        self.plans = self._catalog.plans
+        self.subscriptions = self._catalog.subscriptions
 
     async def __aenter__(self) -> Self:
         self._begin()
@@ -385,6 +394,7 @@ class InMemoryUnitOfWork(UnitOfWork):
 
     async def commit(self) -> None:
         self._user_repository.check_unique_emails()
+        self._ledger.apply()  # checks before writing anything, so it may refuse the commit
         deleted_users = self._users.deleted_keys()
         deleted_tenants = self._tenants.deleted_keys()
         self._tenants.apply()
@@ -394,6 +404,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self._challenges.apply()
         self._invitations.apply()
         self._api_keys.apply()
+        self._catalog.apply(deleted_tenants)
         # Rows another transaction added for what we deleted go too, as a cascade would.
         store = self._store
         for session_id, session in list(store.sessions.items()):
@@ -408,6 +419,13 @@ class InMemoryUnitOfWork(UnitOfWork):
         for key_id, api_key in list(store.api_keys.items()):
             if api_key.tenant_id in deleted_tenants:
                 del store.api_keys[key_id]
+        ledger = store.ledger
+        for grant_id, grant in list(ledger.grants.items()):
+            if grant.tenant_id in deleted_tenants:
+                del ledger.grants[grant_id]
+        for reservation_key, reservation in list(ledger.reservations.items()):
+            if reservation.tenant_id in deleted_tenants:
+                del ledger.reservations[reservation_key]
         store.outbox.extend(self._outbox.pending)
         self._outbox.pending = []
 

@@ -10,6 +10,8 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from adapters.sql.billing.catalog import SqlPlanRepository, SqlSubscriptionRepository
+from adapters.sql.billing.ledger import SqlLedgerRepository
 from adapters.sql.errors import translate_unavailable
 from adapters.sql.identity.repositories import (
     SqlChallengeRepository,
@@ -42,6 +44,9 @@ class SqlUnitOfWork(UnitOfWork):
     memberships: SqlMembershipRepository
     invitations: SqlInvitationRepository
     api_keys: SqlApiKeyRepository
+    ledger: SqlLedgerRepository
+    plans: SqlPlanRepository
+    subscriptions: SqlSubscriptionRepository
     outbox: SqlOutbox
 
     def __init__(
@@ -70,6 +75,9 @@ class SqlUnitOfWork(UnitOfWork):
         self.memberships = SqlMembershipRepository(session)
         self.invitations = SqlInvitationRepository(session)
         self.api_keys = SqlApiKeyRepository(session)
+        self.ledger = SqlLedgerRepository(session)
+        self.plans = SqlPlanRepository(session)
+        self.subscriptions = SqlSubscriptionRepository(session)
         self.outbox = SqlOutbox(session, self._now)
         return self
 

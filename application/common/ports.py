@@ -8,6 +8,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self
 
 if TYPE_CHECKING:
+    from application.billing.catalog_ports import PlanRepository, SubscriptionRepository
+    from application.billing.ledger_ports import LedgerRepository
     from application.identity.ports import (
         ChallengeRepository,
         SessionRepository,
@@ -117,6 +119,9 @@ class UnitOfWork(Protocol):
     memberships: MembershipRepository
     invitations: InvitationRepository
     api_keys: ApiKeyRepository
+    ledger: LedgerRepository
+    plans: PlanRepository
+    subscriptions: SubscriptionRepository
     outbox: Outbox
 
     async def __aenter__(self) -> Self: ...

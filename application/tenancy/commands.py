@@ -12,9 +12,6 @@ from domain.tenancy.models import Role
 MAX_INVITES_PER_CALL = 50
 DEFAULT_PAGE_LIMIT = 20
 MAX_PAGE_LIMIT = 100
-# Every tenant starts on the trial; the real plan comes from the subscription once the billing
-# issue lands. Until then every tenant view reports the trial.
-TRIAL_PLAN = "NEW_USER_TRIAL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +22,9 @@ class TenancyPolicy:
     # Wrong passwords tolerated per invitation (accepting as an existing user) per window.
     accept_failures_per_window: int = 10
     accept_failure_window_seconds: int = 15 * 60
+    # New tenants' trial length (ASTRA_TRIAL_DAYS), to tell a tenant's plan before its
+    # subscription row is stored.
+    trial_days: int = 14
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from application.billing.subscriptions import plan_at
 from application.common.caller import Caller
 from application.common.ports import Clock, IdGenerator, UnitOfWork, UnitOfWorkFactory
 from application.tenancy.access import authorize, require_user
 from application.tenancy.commands import (
     MAX_PAGE_LIMIT,
-    TRIAL_PLAN,
     CreateTenantCommand,
     ListTenantsCommand,
     RenameTenantCommand,
     SwitchTenantCommand,
+    TenancyPolicy,
     TenantPage,
     TenantView,
 )
@@ -23,22 +26,27 @@ from domain.tenancy.policy import Action
 TENANT_GONE = "the tenant no longer exists"
 
 
-async def tenant_view(uow: UnitOfWork, tenant: Tenant, role: Role) -> TenantView:
+async def tenant_view(
+    uow: UnitOfWork, tenant: Tenant, role: Role, now: datetime, trial_days: int
+) -> TenantView:
+    plan = await plan_at(uow, tenant, now, trial_days)
     return TenantView(
         id=tenant.id,
         name=tenant.name,
         role=role,
-        plan=TRIAL_PLAN,
+        plan=plan.value,
         member_count=await uow.memberships.count_for_tenant(tenant.id),
         created_at=tenant.created_at,
     )
 
 
-async def _view_of(uow: UnitOfWork, tenant_id: str, role: Role | None) -> TenantView:
+async def _view_of(
+    uow: UnitOfWork, tenant_id: str, role: Role | None, now: datetime, trial_days: int
+) -> TenantView:
     tenant = await uow.tenants.get(tenant_id)
     if tenant is None or role is None:
         raise NotFound(TENANT_GONE)
-    return await tenant_view(uow, tenant, role)
+    return await tenant_view(uow, tenant, role, now, trial_days)
 
 
 def check_paging(page: int, limit: int) -> None:
@@ -55,20 +63,27 @@ class ListUserTenants:
     - `page` ≥ 1 and 1 ≤ `limit` ≤ 100, else `InvalidArgument`.
     """
 
-    def __init__(self, uow_factory: UnitOfWorkFactory) -> None:
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, policy: TenancyPolicy) -> None:
         self._uow = uow_factory
+        self._clock = clock
+        self._policy = policy
 
     async def __call__(self, command: ListTenantsCommand) -> TenantPage:
         user_id = require_user(command.caller)
         check_paging(command.page, command.limit)
         start = (command.page - 1) * command.limit
+        now = self._clock.now()
         async with self._uow() as uow:
             memberships = await uow.memberships.list_for_user(user_id)
             views: list[TenantView] = []
             for membership in memberships[start : start + command.limit]:
                 tenant = await uow.tenants.get(membership.tenant_id)
                 if tenant is not None:
-                    views.append(await tenant_view(uow, tenant, membership.role))
+                    views.append(
+                        await tenant_view(
+                            uow, tenant, membership.role, now, self._policy.trial_days
+                        )
+                    )
         return TenantPage(views, command.page, command.limit, len(memberships))
 
 
@@ -78,14 +93,17 @@ class GetCurrentTenant:
     - A person whose current tenant is gone or who was removed from it → `PermissionDenied`.
     """
 
-    def __init__(self, uow_factory: UnitOfWorkFactory) -> None:
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, policy: TenancyPolicy) -> None:
         self._uow = uow_factory
+        self._clock = clock
+        self._policy = policy
 
     async def __call__(self, caller: Caller) -> TenantView:
         require_user(caller)
+        now = self._clock.now()
         async with self._uow() as uow:
             access = await authorize(uow, caller, Action.READ_TENANT)
-            return await _view_of(uow, access.tenant_id, access.role)
+            return await _view_of(uow, access.tenant_id, access.role, now, self._policy.trial_days)
 
 
 class SwitchTenant:
@@ -95,9 +113,10 @@ class SwitchTenant:
     - The choice is kept on the user, not in the token: every session follows it at once.
     """
 
-    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, policy: TenancyPolicy) -> None:
         self._uow = uow_factory
         self._clock = clock
+        self._policy = policy
 
     async def __call__(self, command: SwitchTenantCommand) -> TenantView:
         user_id = require_user(command.caller)
@@ -106,7 +125,9 @@ class SwitchTenant:
             raise InvalidArgument("tenant_id", "is required")
         async with self._uow() as uow:
             access = await authorize(uow, command.caller, Action.READ_TENANT, tenant_id)
-            view = await _view_of(uow, access.tenant_id, access.role)
+            view = await _view_of(
+                uow, access.tenant_id, access.role, self._clock.now(), self._policy.trial_days
+            )
             user = await uow.users.get(user_id)
             if user is None:
                 raise Unauthenticated("the account no longer exists")
@@ -126,10 +147,17 @@ class CreateTenant:
     - It becomes the current tenant only if the person had none (switching stays explicit).
     """
 
-    def __init__(self, uow_factory: UnitOfWorkFactory, ids: IdGenerator, clock: Clock) -> None:
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        ids: IdGenerator,
+        clock: Clock,
+        policy: TenancyPolicy,
+    ) -> None:
         self._uow = uow_factory
         self._ids = ids
         self._clock = clock
+        self._policy = policy
 
     async def __call__(self, command: CreateTenantCommand) -> TenantView:
         user_id = require_user(command.caller)
@@ -146,7 +174,7 @@ class CreateTenant:
                 user.current_tenant_id = tenant.id
                 user.updated_at = now
                 await uow.users.update(user)
-            view = await tenant_view(uow, tenant, Role.OWNER)
+            view = await tenant_view(uow, tenant, Role.OWNER, now, self._policy.trial_days)
             await uow.commit()
         return view
 

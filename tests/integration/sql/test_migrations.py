@@ -18,6 +18,8 @@ from adapters.sql.migrate import MIGRATION_LOCK, downgrade, upgrade
 from adapters.sql.tables import metadata
 from tests.integration.sql.conftest import BACKENDS
 
+TENANCY_TABLES = {"invitations", "api_keys"}
+BILLING_TABLES = {"subscription_plans", "subscriptions", "credit_grants", "credit_reservations"}
 TABLES = {
     "users",
     "sessions",
@@ -25,8 +27,8 @@ TABLES = {
     "tenants",
     "memberships",
     "email_outbox",
-    "invitations",
-    "api_keys",
+    *TENANCY_TABLES,
+    *BILLING_TABLES,
 }
 
 
@@ -73,9 +75,9 @@ async def test_upgrade_downgrade_to_base_and_upgrade_again(fresh_url: str) -> No
 
 
 async def test_downgrading_tenancy_drops_only_invitations_and_api_keys(fresh_url: str) -> None:
-    await upgrade(fresh_url)
+    await upgrade(fresh_url, "0002_tenancy")
     await downgrade(fresh_url, "0001_initial")
-    assert await table_names(fresh_url) == TABLES - {"invitations", "api_keys"}
+    assert await table_names(fresh_url) == TABLES - TENANCY_TABLES - BILLING_TABLES
 
     await upgrade(fresh_url)
     assert await schema_differences(fresh_url) == []

@@ -1,0 +1,1 @@
+"""SQL storage of plans, subscriptions and the credit ledger."""

@@ -1,0 +1,158 @@
+"""SQL credit ledger: conditional takes that cannot overdraw, and idempotent reservations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, Table, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from adapters.sql.billing.ledger_records import (
+    CreditGrantRecord,
+    CreditReservationRecord,
+    grant_to_domain,
+    grant_to_row,
+    reservation_to_domain,
+    reservation_to_row,
+)
+from adapters.sql.billing.statements import insert_unless_present, rowcount
+from adapters.sql.errors import translate_unavailable
+from application.billing.ledger_ports import LedgerRepository
+from domain.billing.ledger import CreditGrant, Reservation, ReservationStatus
+from domain.errors import AlreadyExists, FailedPrecondition
+
+# Core tables, not ORM entities: rows changed by `take` are never served stale from an
+# identity map, and a hot reservation path skips the ORM's bookkeeping.
+_GRANTS: Table = CreditGrantRecord.__table__  # type: ignore[assignment]
+_RESERVATIONS: Table = CreditReservationRecord.__table__  # type: ignore[assignment]
+_RESERVED = ReservationStatus.RESERVED.value
+
+
+class SqlLedgerRepository(LedgerRepository):
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    @translate_unavailable
+    async def add_grant(self, grant: CreditGrant) -> bool:
+        return await insert_unless_present(self._session, _GRANTS, grant_to_row(grant))
+
+    @translate_unavailable
+    async def get_grant_by_key(self, tenant_id: str, grant_key: str) -> CreditGrant | None:
+        row = (
+            await self._session.execute(
+                select(_GRANTS).where(
+                    _GRANTS.c.tenant_id == tenant_id, _GRANTS.c.grant_key == grant_key
+                )
+            )
+        ).first()
+        return grant_to_domain(row) if row is not None else None
+
+    @translate_unavailable
+    async def usable_grants(
+        self, tenant_id: str, now: datetime, *, for_update: bool = False
+    ) -> list[CreditGrant]:
+        statement = _active(tenant_id, now).where(_GRANTS.c.remaining > 0)
+        if for_update:
+            # PostgreSQL locks rows in ORDER BY order, so concurrent lockers never deadlock.
+            # SQLite ignores FOR UPDATE: its single writer serializes the takes anyway.
+            statement = statement.with_for_update()
+        rows = await self._session.execute(statement)
+        return [grant_to_domain(row) for row in rows]
+
+    @translate_unavailable
+    async def active_grants(self, tenant_id: str, now: datetime) -> list[CreditGrant]:
+        rows = await self._session.execute(_active(tenant_id, now))
+        return [grant_to_domain(row) for row in rows]
+
+    @translate_unavailable
+    async def take(self, grant_id: str, amount: int) -> bool:
+        # One conditional statement: a concurrent taker blocks on the row lock, then
+        # re-checks `remaining >= amount` against the committed value (PostgreSQL
+        # READ COMMITTED), so the sum taken never exceeds the grant.
+        result = await self._session.execute(
+            update(_GRANTS)
+            .where(_GRANTS.c.id == grant_id, _GRANTS.c.remaining >= amount)
+            .values(remaining=_GRANTS.c.remaining - amount)
+        )
+        return rowcount(result) == 1
+
+    @translate_unavailable
+    async def give_back(self, grant_id: str, amount: int) -> None:
+        await self._session.execute(
+            update(_GRANTS)
+            .where(_GRANTS.c.id == grant_id)
+            .values(remaining=_GRANTS.c.remaining + amount)
+        )
+
+    @translate_unavailable
+    async def get_reservation(self, key: str, *, for_update: bool = False) -> Reservation | None:
+        statement = select(_RESERVATIONS).where(_RESERVATIONS.c.key == key)
+        if for_update:
+            statement = statement.with_for_update()
+        row = (await self._session.execute(statement)).first()
+        return reservation_to_domain(row) if row is not None else None
+
+    @translate_unavailable
+    async def add_reservation(self, reservation: Reservation) -> None:
+        row = reservation_to_row(reservation)
+        if not await insert_unless_present(self._session, _RESERVATIONS, row):
+            raise AlreadyExists("reservation key already used")
+
+    @translate_unavailable
+    async def update_reservation(self, reservation: Reservation) -> None:
+        result = await self._session.execute(
+            update(_RESERVATIONS)
+            .where(_RESERVATIONS.c.key == reservation.key, _RESERVATIONS.c.status == _RESERVED)
+            .values(
+                status=reservation.status.value,
+                settled_amount=reservation.settled_amount,
+                resolved_at=reservation.resolved_at,
+            )
+        )
+        if rowcount(result) != 1:
+            raise FailedPrecondition("reservation is no longer reserved")
+
+    @translate_unavailable
+    async def settled_by_agent(
+        self, tenant_id: str, since: datetime, until: datetime
+    ) -> dict[str, int]:
+        rows = await self._session.execute(
+            select(_RESERVATIONS.c.agent_id, func.sum(_RESERVATIONS.c.settled_amount))
+            .where(
+                _RESERVATIONS.c.tenant_id == tenant_id,
+                _RESERVATIONS.c.status == ReservationStatus.SETTLED.value,
+                _RESERVATIONS.c.resolved_at >= since,
+                _RESERVATIONS.c.resolved_at < until,
+                _RESERVATIONS.c.agent_id != "",
+            )
+            .group_by(_RESERVATIONS.c.agent_id)
+        )
+        # PostgreSQL sums BIGINT as NUMERIC.
+        return {agent_id: int(total) for agent_id, total in rows}
+
+    @translate_unavailable
+    async def balance(self, tenant_id: str, now: datetime) -> int:
+        total = await self._session.scalar(
+            select(func.coalesce(func.sum(_GRANTS.c.remaining), 0)).where(
+                *_active_conditions(tenant_id, now), _GRANTS.c.remaining > 0
+            )
+        )
+        return int(total or 0)
+
+
+def _active_conditions(tenant_id: str, now: datetime) -> tuple[ColumnElement[bool], ...]:
+    return (
+        _GRANTS.c.tenant_id == tenant_id,
+        _GRANTS.c.starts_at <= now,
+        _GRANTS.c.expires_at > now,
+    )
+
+
+def _active(tenant_id: str, now: datetime) -> Select[Any]:
+    """Grants valid at `now`, in consumption order (earliest expiry first)."""
+    return (
+        select(_GRANTS)
+        .where(*_active_conditions(tenant_id, now))
+        .order_by(_GRANTS.c.expires_at, _GRANTS.c.starts_at, _GRANTS.c.id)
+    )

@@ -1,0 +1,1 @@
+"""Billing use cases: plans, subscriptions, usage and the credit ledger."""

@@ -1,0 +1,241 @@
+"""The credit ledger service: grant, reserve, settle, release and adjust, each idempotent."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from application.billing.ledger_ports import GrantSchedule
+from application.common.ports import IdGenerator, UnitOfWork, UnitOfWorkFactory
+from domain.billing.ledger import (
+    INSUFFICIENT_CREDITS,
+    NEVER_EXPIRES,
+    CreditGrant,
+    GrantSource,
+    GrantSpec,
+    Reservation,
+    ReservationStatus,
+    allocate,
+    check_amount,
+)
+from domain.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+
+
+async def ensure_grants(
+    uow: UnitOfWork, ids: IdGenerator, tenant_id: str, specs: list[GrantSpec], now: datetime
+) -> None:
+    """Add the grants whose `grant_key` the tenant does not have yet (inside `uow`)."""
+    for spec in specs:
+        await uow.ledger.add_grant(CreditGrant.create(ids.new_id(), tenant_id, spec, now))
+
+
+def adjustment_grant_key(key: str) -> str:
+    return f"adjust:{key}"
+
+
+def adjustment_reservation_key(tenant_id: str, key: str) -> str:
+    # Reservation keys are global; an operator's key is only unique within its tenant.
+    return f"adjust:{tenant_id}:{key}"
+
+
+class CreditLedger:
+    """Every movement of credits. Each method is one committed unit of work.
+
+    - Grants are consumed earliest expiry first; a reservation is all or nothing and never
+      takes a grant below zero (`FailedPrecondition("insufficient credits")`, code 9).
+    - `reserve`, `settle`, `release` and `adjust` are idempotent by key: a replay changes
+      nothing and returns the stored result.
+    - Grants the tenant is due (trial, current period) come from the optional
+      `GrantSchedule` and are added lazily, exactly once, before reserving or reading.
+    """
+
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        ids: IdGenerator,
+        schedule: GrantSchedule | None = None,
+    ) -> None:
+        self._uow = uow_factory
+        self._ids = ids
+        self._schedule = schedule
+
+    async def _ensure_due(self, uow: UnitOfWork, tenant_id: str, now: datetime) -> None:
+        if self._schedule is not None:
+            specs = await self._schedule.due_grants(uow, tenant_id, now)
+            await ensure_grants(uow, self._ids, tenant_id, specs, now)
+
+    async def grant(self, tenant_id: str, spec: GrantSpec, now: datetime) -> CreditGrant:
+        """Give credits once per `spec.grant_key`; a replay returns the grant already there."""
+        async with self._uow() as uow:
+            await ensure_grants(uow, self._ids, tenant_id, [spec], now)
+            stored = await uow.ledger.get_grant_by_key(tenant_id, spec.grant_key)
+            await uow.commit()
+        if stored is None:  # pragma: no cover - the adapter just inserted or found it
+            raise NotFound("grant not found")
+        return stored
+
+    async def balance(self, tenant_id: str, now: datetime) -> int:
+        """Credits usable at `now` (after adding any grants due)."""
+        async with self._uow() as uow:
+            await self._ensure_due(uow, tenant_id, now)
+            balance = await uow.ledger.balance(tenant_id, now)
+            await uow.commit()
+        return balance
+
+    async def usage_by_agent(
+        self, tenant_id: str, since: datetime, until: datetime
+    ) -> dict[str, int]:
+        """Credits settled per agent with `since <= settled time < until`."""
+        async with self._uow() as uow:
+            return await uow.ledger.settled_by_agent(tenant_id, since, until)
+
+    async def reserve(
+        self, tenant_id: str, amount: int, key: str, agent_id: str, now: datetime
+    ) -> Reservation:
+        """Hold `amount` credits for one charge identified by `key` (e.g. the message id).
+
+        - A replay with the same key returns the stored reservation, whatever its status;
+          the same key for another tenant, agent or amount is `AlreadyExists`.
+        - Two concurrent calls with one key: one reserves, the other returns its result.
+        """
+        check_amount("amount", amount)
+        if not key:
+            raise InvalidArgument("key", "must not be empty")
+        for attempt in range(2):
+            try:
+                return await self._reserve_once(tenant_id, amount, key, agent_id, now)
+            except AlreadyExists:
+                # A concurrent transaction won a unique key (ours, or a lazy grant's).
+                async with self._uow() as uow:
+                    existing = await uow.ledger.get_reservation(key)
+                if existing is not None:
+                    return _replayed(existing, tenant_id, amount, agent_id)
+                if attempt == 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _reserve_once(
+        self, tenant_id: str, amount: int, key: str, agent_id: str, now: datetime
+    ) -> Reservation:
+        async with self._uow() as uow:
+            existing = await uow.ledger.get_reservation(key)
+            if existing is not None:
+                return _replayed(existing, tenant_id, amount, agent_id)
+            await self._ensure_due(uow, tenant_id, now)
+            reservation = await _take(uow, tenant_id, amount, key, agent_id, now)
+            await uow.ledger.add_reservation(reservation)
+            await uow.commit()
+        return reservation
+
+    async def settle(self, key: str, actual_amount: int, now: datetime) -> Reservation:
+        """Spend `actual_amount` (0..reserved) of a reservation; the rest returns to its grants.
+
+        - Settling again returns the stored result unchanged (even with another amount).
+        - A released reservation cannot be settled (`FailedPrecondition`); an unknown key is
+          `NotFound`.
+        """
+        check_amount("actual_amount", actual_amount, allow_zero=True)
+        async with self._uow() as uow:
+            reservation = await _locked(uow, key)
+            if reservation.status is ReservationStatus.SETTLED:
+                return reservation
+            returns = reservation.settle(actual_amount, now)
+            for allocation in returns:
+                await uow.ledger.give_back(allocation.grant_id, allocation.amount)
+            await uow.ledger.update_reservation(reservation)
+            await uow.commit()
+        return reservation
+
+    async def release(self, key: str, now: datetime) -> Reservation:
+        """Return every reserved credit (the charge failed or was aborted).
+
+        Releasing again, or after a settle, changes nothing and returns the stored
+        reservation, so an abort path may call it unconditionally. Unknown key: `NotFound`.
+        """
+        async with self._uow() as uow:
+            reservation = await _locked(uow, key)
+            if reservation.status is not ReservationStatus.RESERVED:
+                return reservation
+            for allocation in reservation.release(now):
+                await uow.ledger.give_back(allocation.grant_id, allocation.amount)
+            await uow.ledger.update_reservation(reservation)
+            await uow.commit()
+        return reservation
+
+    async def adjust(
+        self,
+        tenant_id: str,
+        amount: int,
+        reason: str,
+        expires_at: datetime | None,
+        key: str,
+        now: datetime,
+    ) -> int:
+        """An operator's correction; returns the balance usable at `now` afterwards.
+
+        - Positive: a new ADJUSTMENT grant from `now` to `expires_at` (None: never expires;
+          a past `expires_at` is `InvalidArgument`).
+        - Negative: takes `-amount` from the usable grants, earliest expiry first, recorded as
+          a settled debit with no agent. Refused with `FailedPrecondition("insufficient
+          credits")` when the balance is smaller: the balance never goes below zero and the
+          debit is never partial.
+        - Zero is `InvalidArgument`. A replayed `key` changes nothing and returns the current
+          balance.
+        """
+        if amount == 0:
+            raise InvalidArgument("amount", "must not be zero")
+        check_amount("amount", abs(amount))
+        if not key:
+            raise InvalidArgument("key", "must not be empty")
+        until = NEVER_EXPIRES if expires_at is None else expires_at
+        if amount > 0 and until <= now:
+            raise InvalidArgument("expires_at", "must be in the future")
+        grant_key = adjustment_grant_key(key)
+        reservation_key = adjustment_reservation_key(tenant_id, key)
+        async with self._uow() as uow:
+            await self._ensure_due(uow, tenant_id, now)
+            done = await uow.ledger.get_grant_by_key(tenant_id, grant_key) is not None
+            done = done or await uow.ledger.get_reservation(reservation_key) is not None
+            if not done and amount > 0:
+                spec = GrantSpec(GrantSource.ADJUSTMENT, amount, now, until, grant_key)
+                await ensure_grants(uow, self._ids, tenant_id, [spec], now)
+            elif not done:
+                debit = await _take(uow, tenant_id, -amount, reservation_key, "", now)
+                debit.reason = reason
+                debit.settle(-amount, now)
+                await uow.ledger.add_reservation(debit)
+            balance = await uow.ledger.balance(tenant_id, now)
+            await uow.commit()
+        return balance
+
+
+async def _take(
+    uow: UnitOfWork, tenant_id: str, amount: int, key: str, agent_id: str, now: datetime
+) -> Reservation:
+    """Take `amount` from the tenant's usable grants (locked) and describe it as a reservation."""
+    grants = await uow.ledger.usable_grants(tenant_id, now, for_update=True)
+    allocations = allocate(grants, amount, now)
+    for allocation in allocations:
+        if not await uow.ledger.take(allocation.grant_id, allocation.amount):
+            # Only without row locks: a concurrent reservation emptied the grant first.
+            raise FailedPrecondition(INSUFFICIENT_CREDITS)
+    return Reservation(
+        key=key,
+        tenant_id=tenant_id,
+        agent_id=agent_id,
+        amount=amount,
+        allocations=allocations,
+        created_at=now,
+    )
+
+
+async def _locked(uow: UnitOfWork, key: str) -> Reservation:
+    reservation = await uow.ledger.get_reservation(key, for_update=True)
+    if reservation is None:
+        raise NotFound("reservation not found")
+    return reservation
+
+
+def _replayed(existing: Reservation, tenant_id: str, amount: int, agent_id: str) -> Reservation:
+    if (existing.tenant_id, existing.amount, existing.agent_id) != (tenant_id, amount, agent_id):
+        raise AlreadyExists("idempotency key was already used for another charge")
+    return existing

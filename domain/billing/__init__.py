@@ -1,0 +1,1 @@
+"""Billing: plans, subscriptions and the credit ledger."""

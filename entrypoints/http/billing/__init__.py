@@ -1,0 +1,1 @@
+"""Billing endpoints: plans, subscriptions, add-ons and usage."""
