@@ -6,7 +6,7 @@ import copy
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from application.billing.ledger_ports import LedgerRepository
+from application.billing.ledger_ports import AtomicLedgerOperations, LedgerRepository
 from domain.billing.ledger import (
     INSUFFICIENT_CREDITS,
     CreditGrant,
@@ -39,6 +39,7 @@ class InMemoryLedgerRepository(LedgerRepository):
         self._deltas: dict[str, int] = {}
         self._new_reservations: dict[str, Reservation] = {}
         self._resolved: dict[str, Reservation] = {}
+        self._expiries: dict[str, datetime] = {}
 
     def _grant(self, grant_id: str) -> CreditGrant | None:
         base = self._new_grants.get(grant_id) or self._store.grants.get(grant_id)
@@ -46,6 +47,7 @@ class InMemoryLedgerRepository(LedgerRepository):
             return None
         grant = copy.deepcopy(base)
         grant.remaining += self._deltas.get(grant_id, 0)
+        grant.expires_at = self._expiries.get(grant_id, grant.expires_at)
         return grant
 
     def _tenant_grants(self, tenant_id: str) -> list[CreditGrant]:
@@ -65,6 +67,13 @@ class InMemoryLedgerRepository(LedgerRepository):
     async def get_grant_by_key(self, tenant_id: str, grant_key: str) -> CreditGrant | None:
         found = [g for g in self._tenant_grants(tenant_id) if g.grant_key == grant_key]
         return found[0] if found else None
+
+    async def extend_grant(self, tenant_id: str, grant_key: str, expires_at: datetime) -> bool:
+        grant = await self.get_grant_by_key(tenant_id, grant_key)
+        if grant is None:
+            return False
+        self._expiries[grant.id] = expires_at
+        return True
 
     async def usable_grants(
         self, tenant_id: str, now: datetime, *, for_update: bool = False
@@ -131,6 +140,9 @@ class InMemoryLedgerRepository(LedgerRepository):
     async def balance(self, tenant_id: str, now: datetime) -> int:
         return sum(g.remaining for g in await self.usable_grants(tenant_id, now))
 
+    def atomic(self) -> AtomicLedgerOperations | None:
+        return None  # the generic steps are already atomic here (checked at `apply`)
+
     def apply(self) -> None:
         """Commit: check everything against the committed state first, then write it all."""
         store = self._store
@@ -153,7 +165,10 @@ class InMemoryLedgerRepository(LedgerRepository):
         store.grants.update(self._new_grants)
         for grant_id, delta in self._deltas.items():
             store.grants[grant_id].remaining += delta
+        for grant_id, expires_at in self._expiries.items():
+            store.grants[grant_id].expires_at = expires_at
         store.reservations.update(self._new_reservations)
         store.reservations.update(self._resolved)
         self._new_grants, self._deltas = {}, {}
         self._new_reservations, self._resolved = {}, {}
+        self._expiries = {}

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from application.billing.ledger_ports import GrantSchedule
+from application.billing.ledger_ports import (
+    AtomicLedgerOperations,
+    GrantSchedule,
+    PeriodicGrantSchedule,
+)
 from application.common.ports import IdGenerator, UnitOfWork, UnitOfWorkFactory
 from domain.billing.ledger import (
     INSUFFICIENT_CREDITS,
@@ -37,6 +41,28 @@ def adjustment_reservation_key(tenant_id: str, key: str) -> str:
     return f"adjust:{tenant_id}:{key}"
 
 
+# How long a process trusts that a tenant's due grants are in place without asking again, at
+# most: a subscription changed by another process is seen within this time.
+DUE_GRANTS_MEMORY = timedelta(seconds=60)
+_MEMORY_TENANTS = 10_000
+
+
+class _DueGrantsMemory:
+    """Per tenant, the window [since, until) in which its due grants are known to exist."""
+
+    def __init__(self) -> None:
+        self._windows: dict[str, tuple[datetime, datetime]] = {}
+
+    def covers(self, tenant_id: str, now: datetime) -> bool:
+        window = self._windows.get(tenant_id)
+        return window is not None and window[0] <= now < window[1]
+
+    def remember(self, tenant_id: str, since: datetime, until: datetime) -> None:
+        if len(self._windows) >= _MEMORY_TENANTS:
+            self._windows.clear()  # cheap bound; forgetting only costs a re-check
+        self._windows[tenant_id] = (since, min(until, since + DUE_GRANTS_MEMORY))
+
+
 class CreditLedger:
     """Every movement of credits. Each method is one committed unit of work.
 
@@ -45,7 +71,12 @@ class CreditLedger:
     - `reserve`, `settle`, `release` and `adjust` are idempotent by key: a replay changes
       nothing and returns the stored result.
     - Grants the tenant is due (trial, current period) come from the optional
-      `GrantSchedule` and are added lazily, exactly once, before reserving or reading.
+      `GrantSchedule` and are added lazily, exactly once, before reserving or reading. With
+      a `PeriodicGrantSchedule`, a committed check is remembered in this process until the
+      credit period ends (at most `DUE_GRANTS_MEMORY`), so hot paths skip the lookups.
+    - When the storage offers `AtomicLedgerOperations` (PostgreSQL), reserve, settle and
+      release run as one statement each; a reserve then commits the due grants just before
+      (harmless on its own: they are idempotent and owed anyway).
     """
 
     def __init__(
@@ -57,11 +88,24 @@ class CreditLedger:
         self._uow = uow_factory
         self._ids = ids
         self._schedule = schedule
+        self._due_memory = _DueGrantsMemory()
 
-    async def _ensure_due(self, uow: UnitOfWork, tenant_id: str, now: datetime) -> None:
-        if self._schedule is not None:
-            specs = await self._schedule.due_grants(uow, tenant_id, now)
-            await ensure_grants(uow, self._ids, tenant_id, specs, now)
+    async def _ensure_due(self, uow: UnitOfWork, tenant_id: str, now: datetime) -> datetime | None:
+        """Add the grants due at `now`; returns the instant to remember once committed."""
+        schedule = self._schedule
+        if schedule is None or self._due_memory.covers(tenant_id, now):
+            return None
+        until: datetime | None = None
+        if isinstance(schedule, PeriodicGrantSchedule):
+            specs, until = await schedule.due_grants_until(uow, tenant_id, now)
+        else:
+            specs = await schedule.due_grants(uow, tenant_id, now)
+        await ensure_grants(uow, self._ids, tenant_id, specs, now)
+        return until
+
+    def _committed_due(self, tenant_id: str, now: datetime, until: datetime | None) -> None:
+        if until is not None:
+            self._due_memory.remember(tenant_id, now, until)
 
     async def grant(self, tenant_id: str, spec: GrantSpec, now: datetime) -> CreditGrant:
         """Give credits once per `spec.grant_key`; a replay returns the grant already there."""
@@ -76,9 +120,10 @@ class CreditLedger:
     async def balance(self, tenant_id: str, now: datetime) -> int:
         """Credits usable at `now` (after adding any grants due)."""
         async with self._uow() as uow:
-            await self._ensure_due(uow, tenant_id, now)
+            due_until = await self._ensure_due(uow, tenant_id, now)
             balance = await uow.ledger.balance(tenant_id, now)
             await uow.commit()
+        self._committed_due(tenant_id, now, due_until)
         return balance
 
     async def usage_by_agent(
@@ -117,14 +162,43 @@ class CreditLedger:
         self, tenant_id: str, amount: int, key: str, agent_id: str, now: datetime
     ) -> Reservation:
         async with self._uow() as uow:
+            atomic = uow.ledger.atomic()
+            if atomic is not None:
+                return await self._reserve_atomic(
+                    uow, atomic, tenant_id, amount, key, agent_id, now
+                )
             existing = await uow.ledger.get_reservation(key)
             if existing is not None:
                 return _replayed(existing, tenant_id, amount, agent_id)
-            await self._ensure_due(uow, tenant_id, now)
+            due_until = await self._ensure_due(uow, tenant_id, now)
             reservation = await _take(uow, tenant_id, amount, key, agent_id, now)
             await uow.ledger.add_reservation(reservation)
             await uow.commit()
+        self._committed_due(tenant_id, now, due_until)
         return reservation
+
+    async def _reserve_atomic(
+        self,
+        uow: UnitOfWork,
+        atomic: AtomicLedgerOperations,
+        tenant_id: str,
+        amount: int,
+        key: str,
+        agent_id: str,
+        now: datetime,
+    ) -> Reservation:
+        # The due grants are committed first: the one-statement reserve runs on its own.
+        due_until = await self._ensure_due(uow, tenant_id, now)
+        await uow.commit()
+        self._committed_due(tenant_id, now, due_until)
+        # A used key raises AlreadyExists here, which `reserve` answers as a replay.
+        reservation = await atomic.reserve(tenant_id, amount, key, agent_id, now)
+        if reservation is not None:
+            return reservation
+        existing = await uow.ledger.get_reservation(key)
+        if existing is not None:
+            return _replayed(existing, tenant_id, amount, agent_id)
+        raise FailedPrecondition(INSUFFICIENT_CREDITS)
 
     async def settle(self, key: str, actual_amount: int, now: datetime) -> Reservation:
         """Spend `actual_amount` (0..reserved) of a reservation; the rest returns to its grants.
@@ -135,13 +209,21 @@ class CreditLedger:
         """
         check_amount("actual_amount", actual_amount, allow_zero=True)
         async with self._uow() as uow:
+            atomic = uow.ledger.atomic()
+            settled = None if atomic is None else await atomic.settle(key, actual_amount, now)
+            if settled is not None:
+                return settled
+            # Generic steps; after a fast-path miss they give the replay or the error.
             reservation = await _locked(uow, key)
             if reservation.status is ReservationStatus.SETTLED:
                 return reservation
             returns = reservation.settle(actual_amount, now)
-            for allocation in returns:
-                await uow.ledger.give_back(allocation.grant_id, allocation.amount)
+            # The reservation row first: the grant rows (hot, shared by the tenant's turns)
+            # are then locked only for the give-back and the commit.
             await uow.ledger.update_reservation(reservation)
+            # Grant rows in consumption order, the order reservations lock them in.
+            for allocation in reversed(returns):
+                await uow.ledger.give_back(allocation.grant_id, allocation.amount)
             await uow.commit()
         return reservation
 
@@ -152,12 +234,17 @@ class CreditLedger:
         reservation, so an abort path may call it unconditionally. Unknown key: `NotFound`.
         """
         async with self._uow() as uow:
+            atomic = uow.ledger.atomic()
+            released = None if atomic is None else await atomic.release(key, now)
+            if released is not None:
+                return released
             reservation = await _locked(uow, key)
             if reservation.status is not ReservationStatus.RESERVED:
                 return reservation
-            for allocation in reservation.release(now):
-                await uow.ledger.give_back(allocation.grant_id, allocation.amount)
+            returns = reservation.release(now)
             await uow.ledger.update_reservation(reservation)
+            for allocation in returns:
+                await uow.ledger.give_back(allocation.grant_id, allocation.amount)
             await uow.commit()
         return reservation
 
@@ -192,7 +279,7 @@ class CreditLedger:
         grant_key = adjustment_grant_key(key)
         reservation_key = adjustment_reservation_key(tenant_id, key)
         async with self._uow() as uow:
-            await self._ensure_due(uow, tenant_id, now)
+            due_until = await self._ensure_due(uow, tenant_id, now)
             done = await uow.ledger.get_grant_by_key(tenant_id, grant_key) is not None
             done = done or await uow.ledger.get_reservation(reservation_key) is not None
             if not done and amount > 0:
@@ -205,6 +292,7 @@ class CreditLedger:
                 await uow.ledger.add_reservation(debit)
             balance = await uow.ledger.balance(tenant_id, now)
             await uow.commit()
+        self._committed_due(tenant_id, now, due_until)
         return balance
 
 

@@ -3,12 +3,45 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from domain.billing.ledger import CreditGrant, GrantSpec, Reservation
 
 if TYPE_CHECKING:
     from application.common.ports import UnitOfWork
+
+
+class AtomicLedgerOperations(Protocol):
+    """Reserve, settle and release each as one statement, for storage that can (PostgreSQL).
+
+    Same results as the service's generic steps (earliest expiry first, the unspent part
+    returned latest expiry first, all or nothing), with the hot grant rows locked for one
+    statement instead of several round trips.
+
+    Each call is its own transaction, committed when it returns (the statement is atomic
+    by itself); it does not see, and is not undone with, the caller's unit of work, so call
+    it with nothing uncommitted there.
+    """
+
+    async def reserve(
+        self, tenant_id: str, amount: int, key: str, agent_id: str, now: datetime
+    ) -> Reservation | None:
+        """Take `amount` from the usable grants and insert the RESERVED reservation.
+
+        None, with nothing changed, when the usable balance is smaller (or the key is already
+        used while the balance is smaller). A key already used raises `AlreadyExists`, with
+        nothing changed.
+        """
+        ...
+
+    async def settle(self, key: str, actual_amount: int, now: datetime) -> Reservation | None:
+        """Settle a RESERVED reservation holding at least `actual_amount` and give the rest
+        back; None, with nothing changed, when no such reservation exists."""
+        ...
+
+    async def release(self, key: str, now: datetime) -> Reservation | None:
+        """Release a RESERVED reservation, giving everything back; None when none matched."""
+        ...
 
 
 class LedgerRepository(Protocol):
@@ -34,6 +67,12 @@ class LedgerRepository(Protocol):
         ...
 
     async def get_grant_by_key(self, tenant_id: str, grant_key: str) -> CreditGrant | None: ...
+
+    async def extend_grant(self, tenant_id: str, grant_key: str, expires_at: datetime) -> bool:
+        """Move the expiry of the tenant's grant with this key (e.g. a trial whose end moved);
+        False when there is no such grant (it will be created with the new expiry later).
+        `remaining` is untouched."""
+        ...
 
     async def usable_grants(
         self, tenant_id: str, now: datetime, *, for_update: bool = False
@@ -106,6 +145,11 @@ class LedgerRepository(Protocol):
         """Sum of `remaining` of the usable grants at `now` (no locks)."""
         ...
 
+    def atomic(self) -> AtomicLedgerOperations | None:
+        """One-statement operations when the storage has them, else None (the service then
+        uses the steps above)."""
+        ...
+
 
 class GrantSchedule(Protocol):
     """Grants a tenant is due at `now` (trial, the current period's credits).
@@ -118,3 +162,20 @@ class GrantSchedule(Protocol):
     async def due_grants(
         self, uow: UnitOfWork, tenant_id: str, now: datetime
     ) -> list[GrantSpec]: ...
+
+
+@runtime_checkable
+class PeriodicGrantSchedule(GrantSchedule, Protocol):
+    """A schedule that also says how long its answer holds, so the ledger can skip asking.
+
+    The ledger remembers per process and tenant that the due grants are in place until the
+    returned instant (capped at a short age, so subscription changes made elsewhere are seen
+    soon); a stale memory only costs an idempotent re-check, never a double grant.
+    """
+
+    async def due_grants_until(
+        self, uow: UnitOfWork, tenant_id: str, now: datetime
+    ) -> tuple[list[GrantSpec], datetime]:
+        """`due_grants` plus the end of the credit period holding `now`: until then the
+        same grants are due."""
+        ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from application.billing.ledger_ports import GrantSchedule
+from application.billing.ledger_ports import PeriodicGrantSchedule
 from application.billing.plans import plan_for, require_internal
 from application.common.caller import Caller
 from application.common.ports import Clock, UnitOfWork, UnitOfWorkFactory
@@ -87,16 +87,22 @@ def due_grant_specs(
     return [GrantSpec(GrantSource.PERIOD, credits, window.start, expires_at, key)]
 
 
-class PlanGrantSchedule(GrantSchedule):
+class PlanGrantSchedule(PeriodicGrantSchedule):
     """What the ledger asks before reserving or reading: the tenant's due plan credits."""
 
     def __init__(self, policy: BillingPolicy) -> None:
         self._policy = policy
 
     async def due_grants(self, uow: UnitOfWork, tenant_id: str, now: datetime) -> list[GrantSpec]:
+        return (await self.due_grants_until(uow, tenant_id, now))[0]
+
+    async def due_grants_until(
+        self, uow: UnitOfWork, tenant_id: str, now: datetime
+    ) -> tuple[list[GrantSpec], datetime]:
         subscription = await load_subscription(uow, tenant_id, now, self._policy)
         plan = await plan_for(uow, subscription.plan_name)
-        return due_grant_specs(subscription, plan, now)
+        specs = due_grant_specs(subscription, plan, now)
+        return specs, subscription.credit_period(now).end
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +133,8 @@ class AdminChangeTenantSubscription:
 
     - Not on a running trial → `FailedPrecondition`; `new_end_at` not in the future →
       `InvalidArgument`; unknown tenant → `NotFound`.
-    - Trial credits already granted keep their expiry (the ledger has no way to move it).
+    - The trial's credit grant, if already made, expires with the new end (plus the plan's
+      credit extension days, as when it was granted), in the same unit of work.
     """
 
     def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, policy: BillingPolicy) -> None:
@@ -145,5 +152,8 @@ class AdminChangeTenantSubscription:
             subscription = await load_subscription(uow, command.tenant_id, now, self._policy)
             subscription.extend_trial(new_end, now)
             await uow.subscriptions.update(subscription)
+            plan = await plan_for(uow, subscription.plan_name)
+            for spec in due_grant_specs(subscription, plan, now):
+                await uow.ledger.extend_grant(command.tenant_id, spec.grant_key, spec.expires_at)
             await uow.commit()
         return subscription

@@ -6,8 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, Table, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from adapters.sql.billing.ledger_atomic import PostgresAtomicLedger
 from adapters.sql.billing.ledger_records import (
     CreditGrantRecord,
     CreditReservationRecord,
@@ -18,7 +19,7 @@ from adapters.sql.billing.ledger_records import (
 )
 from adapters.sql.billing.statements import insert_unless_present, rowcount
 from adapters.sql.errors import translate_unavailable
-from application.billing.ledger_ports import LedgerRepository
+from application.billing.ledger_ports import AtomicLedgerOperations, LedgerRepository
 from domain.billing.ledger import CreditGrant, Reservation, ReservationStatus
 from domain.errors import AlreadyExists, FailedPrecondition
 
@@ -32,6 +33,14 @@ _RESERVED = ReservationStatus.RESERVED.value
 class SqlLedgerRepository(LedgerRepository):
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+
+    def atomic(self) -> AtomicLedgerOperations | None:
+        # SQLite's single writer already serializes the generic steps; only PostgreSQL has
+        # (and needs) the one-statement path.
+        bind = self._session.bind
+        if isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql":
+            return PostgresAtomicLedger(bind)
+        return None
 
     @translate_unavailable
     async def add_grant(self, grant: CreditGrant) -> bool:
@@ -47,6 +56,15 @@ class SqlLedgerRepository(LedgerRepository):
             )
         ).first()
         return grant_to_domain(row) if row is not None else None
+
+    @translate_unavailable
+    async def extend_grant(self, tenant_id: str, grant_key: str, expires_at: datetime) -> bool:
+        result = await self._session.execute(
+            update(_GRANTS)
+            .where(_GRANTS.c.tenant_id == tenant_id, _GRANTS.c.grant_key == grant_key)
+            .values(expires_at=expires_at)
+        )
+        return rowcount(result) == 1
 
     @translate_unavailable
     async def usable_grants(

@@ -220,3 +220,26 @@ async def test_settled_usage_is_summed_per_agent_within_the_window(
     async with uow_factory() as uow:
         usage = await uow.ledger.settled_by_agent(ours.id, since, until)
     assert usage == {"agent-a": 10, "agent-b": 1}
+
+
+async def test_extend_grant_moves_only_that_tenants_grant_expiry(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    ours, theirs = await add_tenant(uow_factory), await add_tenant(uow_factory)
+    now = utc_now()
+    grant = make_grant(ours.id, grant_key="trial:x", expires_at=now + timedelta(days=1))
+    foreign = make_grant(theirs.id, grant_key="trial:x", expires_at=now + timedelta(days=1))
+    later = now + timedelta(days=30)
+    async with uow_factory() as uow:
+        await uow.ledger.add_grant(grant)
+        await uow.ledger.add_grant(foreign)
+        assert await uow.ledger.extend_grant(ours.id, "trial:x", later) is True
+        assert await uow.ledger.extend_grant(ours.id, "trial:none", later) is False
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        assert await uow.ledger.get_grant_by_key(ours.id, "trial:x") == replace(
+            grant, expires_at=later
+        )
+        assert await uow.ledger.get_grant_by_key(theirs.id, "trial:x") == foreign
+        assert await uow.ledger.balance(ours.id, now + timedelta(days=2)) == grant.remaining

@@ -1,0 +1,118 @@
+"""PostgreSQL one-statement reserve, settle and release, each its own autocommitted transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import TextClause, text
+from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.sql.billing.ledger_records import reservation_to_domain
+from adapters.sql.errors import translate_unavailable
+from application.billing.ledger_ports import AtomicLedgerOperations
+from domain.billing.ledger import Reservation
+from domain.errors import AlreadyExists
+
+_UNIQUE_VIOLATION = "23505"
+
+# Lock the usable grants in consumption order (as the generic path does), allocate `:n`
+# earliest expiry first from the values read under the lock, take only if they cover `:n`,
+# and insert the reservation with its allocations in the same order.
+_RESERVE = text(
+    """
+WITH usable AS (
+  SELECT id, remaining, expires_at, starts_at FROM credit_grants
+  WHERE tenant_id = :tenant_id AND starts_at <= :now AND expires_at > :now AND remaining > 0
+  ORDER BY expires_at, starts_at, id
+  FOR UPDATE),
+ranked AS (
+  SELECT id, remaining, expires_at, starts_at,
+    coalesce(sum(remaining) OVER (ORDER BY expires_at, starts_at, id
+      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
+  FROM usable),
+alloc AS (
+  SELECT id, least(remaining, :n - before) AS take, expires_at, starts_at
+  FROM ranked WHERE before < :n),
+enough AS (SELECT 1 FROM alloc HAVING sum(take) = :n),
+taken AS (
+  UPDATE credit_grants g SET remaining = g.remaining - a.take FROM alloc a
+  WHERE g.id = a.id AND EXISTS (SELECT 1 FROM enough)
+  RETURNING g.id)
+INSERT INTO credit_reservations
+  (key, tenant_id, agent_id, amount, status, settled_amount, allocations, reason,
+   created_at, resolved_at)
+SELECT :key, :tenant_id, :agent_id, :n, 'RESERVED', 0,
+  (SELECT jsonb_agg(jsonb_build_array(id, take) ORDER BY expires_at, starts_at, id)
+   FROM alloc),
+  '', :now, NULL
+WHERE EXISTS (SELECT 1 FROM enough)
+RETURNING *
+"""
+)
+
+# Resolve the reservation first (its row lock decides a settle/release race), then return
+# the unspent part latest expiry first, as `domain.billing.ledger.split_returns` does.
+_RESOLVE = text(
+    """
+WITH r AS (
+  UPDATE credit_reservations
+  SET status = :status, settled_amount = :spend, resolved_at = :now
+  WHERE key = :key AND status = 'RESERVED' AND amount >= :spend
+  RETURNING *),
+back AS (
+  SELECT (a->>0) AS id, (a->>1)::bigint AS amount, ord, r.amount AS total
+  FROM r, jsonb_array_elements(r.allocations) WITH ORDINALITY AS x(a, ord)),
+ret AS (
+  SELECT id, least(amount, greatest(0, total - :spend - coalesce(sum(amount)
+    OVER (ORDER BY ord DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0))) AS give
+  FROM back),
+given AS (
+  UPDATE credit_grants g SET remaining = g.remaining + ret.give FROM ret
+  WHERE g.id = ret.id AND ret.give > 0
+  RETURNING g.id)
+SELECT * FROM r
+"""
+)
+
+
+class PostgresAtomicLedger(AtomicLedgerOperations):
+    """Runs each statement on a pool connection in autocommit: one round trip, and the grant
+    row lock ends inside the server with the statement, not a client round trip later."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def _run(self, statement: TextClause, params: dict[str, Any]) -> Row[Any] | None:
+        async with self._engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            return (await connection.execute(statement, params)).first()
+
+    @translate_unavailable
+    async def reserve(
+        self, tenant_id: str, amount: int, key: str, agent_id: str, now: datetime
+    ) -> Reservation | None:
+        params = {"tenant_id": tenant_id, "n": amount, "key": key, "agent_id": agent_id}
+        try:
+            row = await self._run(_RESERVE, {**params, "now": now})
+        except IntegrityError as error:
+            if getattr(error.orig, "pgcode", None) == _UNIQUE_VIOLATION:
+                raise AlreadyExists("reservation key already used") from error
+            raise
+        return reservation_to_domain(row) if row is not None else None
+
+    async def settle(self, key: str, actual_amount: int, now: datetime) -> Reservation | None:
+        return await self._resolve(key, "SETTLED", actual_amount, now)
+
+    async def release(self, key: str, now: datetime) -> Reservation | None:
+        return await self._resolve(key, "RELEASED", 0, now)
+
+    @translate_unavailable
+    async def _resolve(
+        self, key: str, status: str, spend: int, now: datetime
+    ) -> Reservation | None:
+        params: dict[str, Any] = {"key": key, "status": status, "spend": spend, "now": now}
+        row = await self._run(_RESOLVE, params)
+        return reservation_to_domain(row) if row is not None else None
