@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from bench import healthz_under_login, idle_rss, ledger, user_get
+from bench import agents_list, chat_stream, healthz_under_login, idle_rss, ledger, user_get
 from bench.report import Benchmark, Row, format_table, parse_options, run_guarded
 
 BENCHMARKS: list[tuple[str, Benchmark]] = [
@@ -13,6 +13,8 @@ BENCHMARKS: list[tuple[str, Benchmark]] = [
     (healthz_under_login.NAME, healthz_under_login.run),
     (idle_rss.NAME, idle_rss.run),
     (ledger.NAME, ledger.run),
+    (chat_stream.NAME, chat_stream.run),
+    (agents_list.NAME, agents_list.run),
 ]
 
 

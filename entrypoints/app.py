@@ -14,6 +14,13 @@ from litestar.openapi.spec import Tag
 from litestar.types import ASGIApp
 
 from entrypoints.container import Overrides, build_container
+from entrypoints.http.agents.controllers import (
+    AgentConfigController,
+    AgentController,
+    IntentionController,
+    LeadController,
+    TemplateController,
+)
 from entrypoints.http.api_keys.controllers import ApiKeyController
 from entrypoints.http.billing.controllers import (
     AdminSubscriptionController,
@@ -22,6 +29,7 @@ from entrypoints.http.billing.controllers import (
     SubscriptionVariantController,
     UsageController,
 )
+from entrypoints.http.chat.controllers import ChatController
 from entrypoints.http.conventions import TYPE_DECODERS, Int64SchemaPlugin
 from entrypoints.http.dependencies import provide_container
 from entrypoints.http.errors import EXCEPTION_HANDLERS
@@ -84,6 +92,12 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
             PlanController,
             UsageController,
             InternalCreditsController,
+            TemplateController,
+            AgentController,
+            AgentConfigController,
+            IntentionController,
+            LeadController,
+            ChatController,
         ],
         dependencies={"container": Provide(provide_container)},
         exception_handlers=EXCEPTION_HANDLERS,

@@ -18,8 +18,8 @@ from adapters.email.relay import EmailRelay
 from adapters.email.smtp import SmtpEmailSender
 from adapters.images.pillow import PillowImageProcessor
 from adapters.memory.account_cache import CachedAccountReader
+from adapters.memory.agent_cache import CachedAgentReader
 from adapters.memory.api_key_cache import MemoryApiKeyCache
-from adapters.memory.billing import NoAgents
 from adapters.memory.limits import MemoryRateLimiter
 from adapters.memory.revocations import MemorySessionRevocations
 from adapters.redis.client import create_redis
@@ -31,6 +31,7 @@ from adapters.security.ids import UuidGenerator
 from adapters.security.passwords import Argon2PasswordHasher
 from adapters.security.secrets import HmacSecretHasher, OsSecretGenerator, Sha256TokenHasher
 from adapters.security.tokens import JwtTokenIssuer
+from adapters.sql.agents.reader import SqlAgentCounter, SqlAgentReader
 from adapters.sql.engine import create_engine, create_sessionmaker
 from adapters.sql.engine import ping as database_ping
 from adapters.sql.identity.reader import SqlAccountReader
@@ -39,6 +40,7 @@ from adapters.sql.outbox import SqlPendingEmailQueue
 from adapters.sql.uow import SqlUnitOfWorkFactory
 from adapters.storage.local import LocalObjectStorage
 from application.billing.subscriptions import BillingPolicy
+from application.chat.ports import LLMBackend
 from application.common.email_delivery import DeliverPendingEmails
 from application.common.ports import (
     Clock,
@@ -53,8 +55,10 @@ from application.identity.ports import (
     SessionRevocations,
 )
 from application.tenancy.commands import TenancyPolicy
+from entrypoints.agents_wiring import AgentUseCases, wire_agents
 from entrypoints.api_key_wiring import ApiKeyUseCases, wire_api_keys
 from entrypoints.billing_wiring import BillingUseCases, wire_billing
+from entrypoints.chat_wiring import ChatUseCases, open_chat
 from entrypoints.identity_wiring import IdentityUseCases, wire_identity
 from entrypoints.settings import Settings, resolve_jwt_secret
 from entrypoints.telemetry import instrument_clients
@@ -74,6 +78,8 @@ class Container:
     api_keys: ApiKeyUseCases
     tenancy: TenancyUseCases
     billing: BillingUseCases
+    agents: AgentUseCases
+    chat: ChatUseCases
     readiness: Callable[[], Awaitable[dict[str, str]]]
     media_path: Callable[[str], Path | None]
     email_relay: EmailRelay
@@ -89,6 +95,8 @@ class Overrides:
     ids: IdGenerator | None = None
     secrets: SecretGenerator | None = None
     tracer_provider: TracerProvider | None = None
+    # e.g. the local backend with a delay between chunks, to stop or disconnect mid-reply.
+    llm_backend: LLMBackend | None = None
 
 
 @asynccontextmanager
@@ -125,10 +133,14 @@ async def build_container(
         sender = overrides.email_sender or _email_sender(settings)
         relay = EmailRelay(DeliverPendingEmails(SqlPendingEmailQueue(engine), sender, clock))
         accounts = CachedAccountReader(SqlAccountReader(engine))
+        # Agent lists and chat profiles: the writing replica sees its writes at once (the
+        # unit of work invalidates the tenant), other replicas within a second.
+        agent_reader = CachedAgentReader(SqlAgentReader(engine))
         uow = SqlUnitOfWorkFactory(
             create_sessionmaker(engine),
             on_outbox_commit=relay.wake,
             on_users_commit=accounts.invalidate,
+            on_agents_commit=agent_reader.invalidate,
             now=clock.now,
         )
         storage = LocalObjectStorage(
@@ -200,7 +212,28 @@ async def build_container(
             clock=clock,
             ids=ids,
             policy=BillingPolicy(trial_days=settings.trial_days),
-            agents=NoAgents(),  # agents arrive with issue 5
+            agents=SqlAgentCounter(engine),
+        )
+        agents = wire_agents(
+            uow=uow,
+            clock=clock,
+            ids=ids,
+            reader=agent_reader,
+            billing_policy=billing.policy,
+        )
+        chat = await stack.enter_async_context(
+            open_chat(
+                settings=settings,
+                redis=redis_client,
+                uow=uow,
+                clock=clock,
+                ids=ids,
+                agents=agent_reader,
+                ledger=billing.ledger,
+                rate_limiter=limiter,
+                leads=agents.record_lead,
+                backend=overrides.llm_backend,
+            )
         )
 
         async def readiness() -> dict[str, str]:
@@ -228,6 +261,8 @@ async def build_container(
             api_keys=api_keys,
             tenancy=tenancy,
             billing=billing,
+            agents=agents,
+            chat=chat,
             readiness=readiness,
             media_path=storage.resolve,
             email_relay=relay,

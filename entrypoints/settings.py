@@ -39,6 +39,10 @@ class LlmSettings:
     base_url: str = ""
     api_key: str = field(default="", repr=False)
     model: str = ""
+    connect_timeout: float = 5.0
+    first_byte_timeout: float = 60.0
+    idle_timeout: float = 30.0
+    max_retries: int = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +60,11 @@ class Settings:
     llm: LlmSettings = LlmSettings()
     trial_days: int = 14
     credits_per_message: int = 1
+    chat_concurrency_per_user: int = 1
+    chat_rate_per_tenant_per_minute: int = 600
+    chat_history_messages: int = 20
+    # Seconds of model silence between SSE `event: ping` lines (contract §6; tests shorten it).
+    chat_ping_seconds: float = 10.0
     max_body_bytes: int = 3 * 1024 * 1024
     database_pool_size: int = 10
     redis_prefix: str = "astra:"
@@ -102,6 +111,19 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     return value
 
 
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds") from None
+    if not value > 0 or value == float("inf"):
+        raise SettingsError(f"{name} must be a positive number of seconds")
+    return value
+
+
 def _choice(env: Mapping[str, str], name: str, allowed: tuple[_T, ...], default: _T) -> _T:
     raw = env.get(name, "").strip().lower() or default
     for option in allowed:
@@ -139,9 +161,18 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             base_url=get("ASTRA_LLM_BASE_URL", "").strip(),
             api_key=get("ASTRA_LLM_API_KEY", ""),
             model=get("ASTRA_LLM_MODEL", "").strip(),
+            connect_timeout=_seconds(source, "ASTRA_LLM_CONNECT_TIMEOUT", 5.0),
+            first_byte_timeout=_seconds(source, "ASTRA_LLM_FIRST_BYTE_TIMEOUT", 60.0),
+            idle_timeout=_seconds(source, "ASTRA_LLM_IDLE_TIMEOUT", 30.0),
+            max_retries=_int(source, "ASTRA_LLM_MAX_RETRIES", 2, minimum=0),
         ),
         trial_days=_int(source, "ASTRA_TRIAL_DAYS", 14, minimum=0),
         credits_per_message=_int(source, "ASTRA_CREDITS_PER_MESSAGE", 1, minimum=0),
+        chat_concurrency_per_user=_int(source, "ASTRA_CHAT_CONCURRENCY_PER_USER", 1, minimum=1),
+        chat_rate_per_tenant_per_minute=_int(
+            source, "ASTRA_CHAT_RATE_PER_TENANT_PER_MINUTE", 600, minimum=1
+        ),
+        chat_history_messages=_int(source, "ASTRA_CHAT_HISTORY_MESSAGES", 20, minimum=0),
         redis_prefix=get("ASTRA_REDIS_PREFIX", "").strip() or "astra:",
     )
     validate(settings)
@@ -164,6 +195,12 @@ def validate(settings: Settings) -> None:
                 "each ASTRA_INTERNAL_API_KEYS entry must be at least "
                 f"{MIN_SECRET_LENGTH} characters"
             )
+    if settings.llm.backend == "openai" and not settings.llm.base_url:
+        raise SettingsError(
+            "ASTRA_LLM_BACKEND=openai needs ASTRA_LLM_BASE_URL (e.g. http://127.0.0.1:8080/v1)"
+        )
+    if settings.llm.base_url and not settings.llm.base_url.startswith(("http://", "https://")):
+        raise SettingsError("ASTRA_LLM_BASE_URL must start with http:// or https://")
     if settings.is_production:
         if not settings.jwt_secret:
             raise SettingsError("production mode needs ASTRA_JWT_SECRET (no generated default)")

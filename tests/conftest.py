@@ -14,6 +14,9 @@ from tests.services import (
     drop_database,
     provide_services,
 )
+from tests.support.llama import llama_server
+
+__all__ = ["llama_server"]  # a session fixture any test may request (a real llama.cpp server)
 
 
 @pytest.fixture(scope="session")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
+from adapters.memory.read_cache import ReadThroughCache
 from application.identity.ports import AccountReader, AccountView
 
 
@@ -30,42 +29,12 @@ class CachedAccountReader(AccountReader):
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._inner = inner
-        self._ttl = ttl_seconds
-        self._max = max_entries
-        self._monotonic = monotonic
-        self._entries: OrderedDict[str, tuple[float, AccountView | None]] = OrderedDict()
-        self._generation = 0
-        self._in_flight: dict[str, asyncio.Future[AccountView | None]] = {}
+        self._cache: ReadThroughCache[str, AccountView | None] = ReadThroughCache(
+            ttl_seconds, max_entries, monotonic
+        )
 
     async def account(self, user_id: str) -> AccountView | None:
-        now = self._monotonic()
-        cached = self._entries.get(user_id)
-        if cached is not None and now - cached[0] < self._ttl:
-            return cached[1]
-        pending = self._in_flight.get(user_id)
-        if pending is not None:
-            # When the entry expires under load, one read goes to the database, not all of them.
-            return await asyncio.shield(pending)
-        future: asyncio.Future[AccountView | None] = asyncio.get_running_loop().create_future()
-        self._in_flight[user_id] = future
-        generation = self._generation
-        try:
-            account = await self._inner.account(user_id)
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # waiters re-raise it; don't also report it as never retrieved
-            raise
-        finally:
-            del self._in_flight[user_id]
-        future.set_result(account)
-        if generation == self._generation:
-            self._entries[user_id] = (now, account)
-            self._entries.move_to_end(user_id)
-            if len(self._entries) > self._max:
-                self._entries.popitem(last=False)
-        return account
+        return await self._cache.get(user_id, lambda: self._inner.account(user_id))
 
     def invalidate(self, user_ids: Iterable[str]) -> None:
-        self._generation += 1
-        for user_id in user_ids:
-            self._entries.pop(user_id, None)
+        self._cache.invalidate(user_ids)

@@ -127,7 +127,7 @@ class InMemoryCatalog:
 
 
 class NoAgents(AgentCounter):
-    """Agents do not exist yet (issue 5 adds them): every tenant has none."""
+    """A tenant without agents, for billing tests that do not involve agents."""
 
     async def count(self, tenant_id: str) -> int:
         return 0

@@ -9,7 +9,9 @@ from datetime import datetime
 from types import TracebackType
 from typing import Generic, Self, TypeVar
 
+from adapters.memory.agents import AgentStore, InMemoryAgents
 from adapters.memory.billing import CatalogStore, InMemoryCatalog
+from adapters.memory.chat import ChatStore, InMemoryChat
 from adapters.memory.ledger import InMemoryLedgerRepository, LedgerStore
 from application.common.ports import Outbox, OutgoingEmail, UnitOfWork, UnitOfWorkFactory
 from application.identity.ports import (
@@ -47,6 +49,8 @@ class InMemoryStore:
     outbox: list[OutgoingEmail] = field(default_factory=list)
     ledger: LedgerStore = field(default_factory=LedgerStore)
     catalog: CatalogStore = field(default_factory=CatalogStore)
+    agents: AgentStore = field(default_factory=AgentStore)
+    chat: ChatStore = field(default_factory=ChatStore)
 
 
 class _Table(Generic[K, V]):
@@ -379,6 +383,14 @@ class InMemoryUnitOfWork(UnitOfWork):
         self._catalog = InMemoryCatalog(self._store.catalog)
         self.plans = self._catalog.plans
         self.subscriptions = self._catalog.subscriptions
+        self._agents = InMemoryAgents(self._store.agents)
+        self.agents = self._agents.agents
+        self.agent_configs = self._agents.agent_configs
+        self.intentions = self._agents.intentions
+        self.leads = self._agents.leads
+        self._chat = InMemoryChat(self._store.chat)
+        self.conversations = self._chat.conversations
+        self.messages = self._chat.messages
 
     async def __aenter__(self) -> Self:
         self._begin()
@@ -394,6 +406,8 @@ class InMemoryUnitOfWork(UnitOfWork):
 
     async def commit(self) -> None:
         self._user_repository.check_unique_emails()
+        self._agents.check()
+        self._chat.check()
         self._ledger.apply()  # checks before writing anything, so it may refuse the commit
         deleted_users = self._users.deleted_keys()
         deleted_tenants = self._tenants.deleted_keys()
@@ -405,6 +419,8 @@ class InMemoryUnitOfWork(UnitOfWork):
         self._invitations.apply()
         self._api_keys.apply()
         self._catalog.apply(deleted_tenants)
+        self._agents.apply(deleted_tenants)
+        self._chat.apply(deleted_tenants)
         # Rows another transaction added for what we deleted go too, as a cascade would.
         store = self._store
         for session_id, session in list(store.sessions.items()):

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from adapters.sql.agents.records import (
+    AgentConfigVersionRecord,
+    AgentRecord,
+    IntentionRecord,
+    LeadRecord,
+)
 from adapters.sql.base import Base, metadata
 from adapters.sql.billing.catalog_records import SubscriptionPlanRecord, SubscriptionRecord
 from adapters.sql.billing.ledger_records import (
     CreditGrantRecord,
     CreditReservationRecord,
 )
+from adapters.sql.chat.records import ConversationRecord, MessageRecord
 from adapters.sql.common.records import EmailOutboxRecord
 from adapters.sql.identity.records import ChallengeRecord, SessionRecord, UserRecord
 from adapters.sql.tenancy.records import (
@@ -18,14 +25,20 @@ from adapters.sql.tenancy.records import (
 )
 
 __all__ = [
+    "AgentConfigVersionRecord",
+    "AgentRecord",
     "ApiKeyRecord",
     "Base",
     "ChallengeRecord",
+    "ConversationRecord",
     "CreditGrantRecord",
     "CreditReservationRecord",
     "EmailOutboxRecord",
+    "IntentionRecord",
     "InvitationRecord",
+    "LeadRecord",
     "MembershipRecord",
+    "MessageRecord",
     "SessionRecord",
     "SubscriptionPlanRecord",
     "SubscriptionRecord",

@@ -10,8 +10,16 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from adapters.sql.agents.repositories import (
+    SqlAgentConfigRepository,
+    SqlAgentRepository,
+    SqlIntentionRepository,
+    SqlLeadRepository,
+    TenantWrites,
+)
 from adapters.sql.billing.catalog import SqlPlanRepository, SqlSubscriptionRepository
 from adapters.sql.billing.ledger import SqlLedgerRepository
+from adapters.sql.chat.repositories import SqlConversationRepository, SqlMessageRepository
 from adapters.sql.errors import translate_unavailable
 from adapters.sql.identity.repositories import (
     SqlChallengeRepository,
@@ -47,6 +55,12 @@ class SqlUnitOfWork(UnitOfWork):
     ledger: SqlLedgerRepository
     plans: SqlPlanRepository
     subscriptions: SqlSubscriptionRepository
+    agents: SqlAgentRepository
+    agent_configs: SqlAgentConfigRepository
+    intentions: SqlIntentionRepository
+    leads: SqlLeadRepository
+    conversations: SqlConversationRepository
+    messages: SqlMessageRepository
     outbox: SqlOutbox
 
     def __init__(
@@ -55,13 +69,16 @@ class SqlUnitOfWork(UnitOfWork):
         *,
         on_outbox_commit: Callable[[], None] | None = None,
         on_users_commit: Callable[[set[str]], None] | None = None,
+        on_agents_commit: Callable[[set[str]], None] | None = None,
         now: Callable[[], datetime] = _utc_now,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._on_outbox_commit = on_outbox_commit
         self._on_users_commit = on_users_commit
+        self._on_agents_commit = on_agents_commit
         self._now = now
         self._session: AsyncSession | None = None
+        self._agent_writes = TenantWrites()
 
     async def __aenter__(self) -> Self:
         if self._session is not None:
@@ -78,6 +95,13 @@ class SqlUnitOfWork(UnitOfWork):
         self.ledger = SqlLedgerRepository(session)
         self.plans = SqlPlanRepository(session)
         self.subscriptions = SqlSubscriptionRepository(session)
+        self._agent_writes = TenantWrites()
+        self.agents = SqlAgentRepository(session, self._agent_writes)
+        self.agent_configs = SqlAgentConfigRepository(session, self._agent_writes)
+        self.intentions = SqlIntentionRepository(session, self._agent_writes)
+        self.leads = SqlLeadRepository(session)
+        self.conversations = SqlConversationRepository(session)
+        self.messages = SqlMessageRepository(session)
         self.outbox = SqlOutbox(session, self._now)
         return self
 
@@ -106,6 +130,9 @@ class SqlUnitOfWork(UnitOfWork):
         changed, self.users.changed = self.users.changed, set()
         if changed and self._on_users_commit is not None:
             self._on_users_commit(changed)
+        tenant_ids, self._agent_writes.tenant_ids = self._agent_writes.tenant_ids, set()
+        if tenant_ids and self._on_agents_commit is not None:
+            self._on_agents_commit(tenant_ids)
         added, self.outbox.added = self.outbox.added, 0
         if added and self._on_outbox_commit is not None:
             try:
@@ -129,11 +156,13 @@ class SqlUnitOfWorkFactory(UnitOfWorkFactory):
         on_outbox_commit: Callable[[], None] | None = None,
         *,
         on_users_commit: Callable[[set[str]], None] | None = None,
+        on_agents_commit: Callable[[set[str]], None] | None = None,
         now: Callable[[], datetime] = _utc_now,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._on_outbox_commit = on_outbox_commit
         self._on_users_commit = on_users_commit
+        self._on_agents_commit = on_agents_commit
         self._now = now
 
     def __call__(self) -> SqlUnitOfWork:
@@ -141,5 +170,6 @@ class SqlUnitOfWorkFactory(UnitOfWorkFactory):
             self._sessionmaker,
             on_outbox_commit=self._on_outbox_commit,
             on_users_commit=self._on_users_commit,
+            on_agents_commit=self._on_agents_commit,
             now=self._now,
         )

@@ -45,6 +45,6 @@ class SubscriptionRepository(Protocol):
 
 
 class AgentCounter(Protocol):
-    """How many agents a tenant has; agents do not exist yet, so today's adapter answers 0."""
+    """How many agents a tenant has (the USAGE_AI_AGENT used amount)."""
 
     async def count(self, tenant_id: str) -> int: ...

@@ -8,8 +8,15 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self
 
 if TYPE_CHECKING:
+    from application.agents.ports import (
+        AgentConfigRepository,
+        AgentRepository,
+        IntentionRepository,
+        LeadRepository,
+    )
     from application.billing.catalog_ports import PlanRepository, SubscriptionRepository
     from application.billing.ledger_ports import LedgerRepository
+    from application.chat.ports import ConversationRepository, MessageRepository
     from application.identity.ports import (
         ChallengeRepository,
         SessionRepository,
@@ -122,6 +129,12 @@ class UnitOfWork(Protocol):
     ledger: LedgerRepository
     plans: PlanRepository
     subscriptions: SubscriptionRepository
+    agents: AgentRepository
+    agent_configs: AgentConfigRepository
+    intentions: IntentionRepository
+    leads: LeadRepository
+    conversations: ConversationRepository
+    messages: MessageRepository
     outbox: Outbox
 
     async def __aenter__(self) -> Self: ...

@@ -15,7 +15,13 @@ from adapters.sql.migrate import alembic_config, downgrade, upgrade
 from adapters.sql.uow import SqlUnitOfWorkFactory
 from domain.billing.plans import default_plans
 from tests.integration.sql.conftest import BACKENDS
-from tests.integration.sql.test_migrations import TABLES, schema_differences, table_names
+from tests.integration.sql.test_migrations import (
+    AGENT_TABLES,
+    CHAT_TABLES,
+    TABLES,
+    schema_differences,
+    table_names,
+)
 
 BILLING_TABLES = {"subscription_plans", "subscriptions", "credit_grants", "credit_reservations"}
 DEFAULT_NAMES = sorted(plan.plan_name for plan in default_plans(datetime.now(UTC)))
@@ -107,7 +113,7 @@ async def test_downgrading_billing_drops_only_its_tables_and_upgrading_restores_
 ) -> None:
     await upgrade(fresh_url)
     await downgrade(fresh_url, "0002_tenancy")
-    assert await table_names(fresh_url) == TABLES - BILLING_TABLES
+    assert await table_names(fresh_url) == TABLES - BILLING_TABLES - AGENT_TABLES - CHAT_TABLES
 
     await upgrade(fresh_url)
     assert await schema_differences(fresh_url) == []

@@ -20,6 +20,8 @@ from tests.integration.sql.conftest import BACKENDS
 
 TENANCY_TABLES = {"invitations", "api_keys"}
 BILLING_TABLES = {"subscription_plans", "subscriptions", "credit_grants", "credit_reservations"}
+AGENT_TABLES = {"agents", "agent_config_versions", "agent_intentions", "agent_leads"}
+CHAT_TABLES = {"chat_conversations", "chat_messages"}
 TABLES = {
     "users",
     "sessions",
@@ -29,6 +31,8 @@ TABLES = {
     "email_outbox",
     *TENANCY_TABLES,
     *BILLING_TABLES,
+    *AGENT_TABLES,
+    *CHAT_TABLES,
 }
 
 
@@ -77,7 +81,9 @@ async def test_upgrade_downgrade_to_base_and_upgrade_again(fresh_url: str) -> No
 async def test_downgrading_tenancy_drops_only_invitations_and_api_keys(fresh_url: str) -> None:
     await upgrade(fresh_url, "0002_tenancy")
     await downgrade(fresh_url, "0001_initial")
-    assert await table_names(fresh_url) == TABLES - TENANCY_TABLES - BILLING_TABLES
+    assert await table_names(fresh_url) == (
+        TABLES - TENANCY_TABLES - BILLING_TABLES - AGENT_TABLES - CHAT_TABLES
+    )
 
     await upgrade(fresh_url)
     assert await schema_differences(fresh_url) == []

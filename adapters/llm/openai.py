@@ -1,0 +1,359 @@
+"""`LLMBackend` over any OpenAI-compatible `/chat/completions` server, streamed as SSE.
+
+Rules (see `LLMBackend.stream`):
+- Timeouts: `connect` (TCP/TLS, by httpx), `first_byte` (from sending the request until the
+  response headers *and* the first event), `idle` (longest silence between two events). The last
+  two wrap each await in `asyncio.timeout`, so a server that trickles keep-alive bytes cannot
+  stretch a read timeout forever. Any of them → `Unavailable`.
+- Retries happen only before the response is accepted: connect errors, 5xx and 429 (honouring
+  `Retry-After` up to `MAX_RETRY_AFTER` seconds; longer waits are reported, not slept), with
+  exponential backoff. Once the stream is accepted nothing is retried, so a reply is never sent
+  twice. Timeouts are not retried either: a server too slow to answer once would only make the
+  user wait several times as long.
+- Usage: `stream_options.include_usage` is requested; when the server sends none (llama.cpp's
+  server sends an empty one), completion tokens = the number of chunks that carried text (such
+  servers emit one token per chunk) and prompt tokens come from `token_count`'s approximation.
+- A prompt longer than the model's context → `InvalidArgument("message_content", …)`. Servers
+  that accept a stream and then end it without a single event (llama-cpp-python reports a
+  context overflow only in its log that way) are asked once more, without streaming and with
+  `max_tokens=1`, to learn why.
+- Closing the iterator (`aclose()` or cancelling the consuming task) leaves the `async with`
+  blocks at once, which closes the HTTP response and its connection.
+- Messages never include the upstream body or the API key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+import msgspec
+from httpx_sse import EventSource, SSEError, aconnect_sse
+
+from adapters.llm.token_count import count_prompt_tokens
+from application.chat.ports import Completion, LLMBackend, LLMEvent, LLMRequest, TextDelta
+from domain.errors import InvalidArgument, Unavailable
+
+logger = logging.getLogger("astra.llm")
+
+MAX_RETRY_AFTER = 10.0
+BACKOFF_BASE = 0.25
+ERROR_BODY_LIMIT = 16 * 1024
+CONTEXT_OVERFLOW = "the conversation is too long for the model's context"
+_CONTEXT_HINTS = ("context", "too long", "exceed")
+
+
+@dataclass(frozen=True, slots=True)
+class LLMTimeouts:
+    connect: float = 5.0
+    first_byte: float = 60.0
+    idle: float = 30.0
+
+
+class _Delta(msgspec.Struct):
+    content: str | None = None
+
+
+class _Choice(msgspec.Struct):
+    delta: _Delta = msgspec.field(default_factory=_Delta)
+    finish_reason: str | None = None
+
+
+class _Usage(msgspec.Struct):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class _ErrorBody(msgspec.Struct):
+    message: str = ""
+    code: str | int | None = None
+
+
+class _Chunk(msgspec.Struct):
+    choices: list[_Choice] | None = None
+    usage: _Usage | None = None
+    model: str = ""
+    error: _ErrorBody | None = None
+
+
+_decode_chunk = msgspec.json.Decoder(_Chunk).decode
+
+
+class _RetryableFailure(Exception):
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+
+@dataclass(slots=True)
+class _StreamState:
+    content_chunks: int = 0
+    events: int = 0
+    finish_reason: str | None = None
+    done: bool = False
+    usage: _Usage | None = None
+    model: str = ""
+
+
+class OpenAICompatibleBackend(LLMBackend):
+    """Streams chat completions from `{base_url}/chat/completions` over a shared client."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        base_url: str,
+        api_key: str,
+        default_model: str,
+        timeouts: LLMTimeouts,
+        max_retries: int,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._client = client
+        self._url = base_url.rstrip("/") + "/chat/completions"
+        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._default_model = default_model
+        self._timeouts = timeouts
+        self._max_retries = max_retries
+        self._sleep = sleep
+        # Read is left to the asyncio timeouts around each event (see the module docstring).
+        self._http_timeout = httpx.Timeout(
+            connect=timeouts.connect, read=None, write=timeouts.idle, pool=timeouts.connect
+        )
+
+    async def stream(self, request: LLMRequest) -> AsyncIterator[LLMEvent]:
+        body = self._body(request)
+        state = _StreamState(model=str(body["model"]))
+        async with contextlib.AsyncExitStack() as stack:
+            # The first-byte window of the accepted attempt also covers its first event.
+            source, first_byte_deadline = await self._open_with_retries(stack, body)
+            deadline: float | None = first_byte_deadline
+            events = await stack.enter_async_context(contextlib.aclosing(source.aiter_sse()))
+            while not state.done:
+                try:
+                    # First event: the rest of the first-byte window; later ones: the idle limit.
+                    limit = (
+                        asyncio.timeout_at(deadline)
+                        if deadline is not None
+                        else asyncio.timeout(self._timeouts.idle)
+                    )
+                    async with limit:
+                        event = await anext(events)
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    raise self._timed_out(first=deadline is not None) from None
+                except (httpx.HTTPError, SSEError):
+                    raise Unavailable("the model server connection broke mid-reply") from None
+                deadline = None
+                text = self._apply(event.data, state)
+                if text:
+                    yield TextDelta(text)
+        if state.events == 0:
+            await self._explain_empty_stream(body)
+        if not state.done and state.finish_reason is None:
+            raise Unavailable("the model server ended the reply early")
+        yield self._completion(request, state)
+
+    # ------------------------------------------------------------------ request
+
+    def _body(self, request: LLMRequest) -> dict[str, Any]:
+        return {
+            "model": request.model or self._default_model,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "temperature": request.temperature,
+            "max_tokens": request.max_tokens,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+
+    async def _open_with_retries(
+        self, stack: contextlib.AsyncExitStack, body: dict[str, Any]
+    ) -> tuple[EventSource, float]:
+        attempt = 0
+        while True:
+            try:
+                return await stack.enter_async_context(self._opened(body))
+            except _RetryableFailure as failure:
+                wait = self._retry_delay(attempt, failure.retry_after)
+                if attempt >= self._max_retries or wait is None:
+                    retry_after = math.ceil(failure.retry_after) if failure.retry_after else None
+                    raise Unavailable(failure.message, retry_after=retry_after) from None
+                logger.info("retrying the model server in %.2fs: %s", wait, failure.message)
+                await self._sleep(wait)
+                attempt += 1
+
+    def _retry_delay(self, attempt: int, retry_after: float | None) -> float | None:
+        """Seconds to wait before the next attempt; None when the server asks for too long."""
+        if retry_after is not None:
+            return retry_after if retry_after <= MAX_RETRY_AFTER else None
+        return float(BACKOFF_BASE * 2**attempt)
+
+    @contextlib.asynccontextmanager
+    async def _opened(self, body: dict[str, Any]) -> AsyncIterator[tuple[EventSource, float]]:
+        """One attempt: an accepted event stream and its first-byte deadline, or a classified
+        failure (the response is closed before it is raised)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._timeouts.first_byte
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    source = await stack.enter_async_context(
+                        aconnect_sse(
+                            self._client,
+                            "POST",
+                            self._url,
+                            json=body,
+                            headers=dict(self._headers),
+                            timeout=self._http_timeout,
+                        )
+                    )
+            except (httpx.ConnectError, httpx.ConnectTimeout):
+                raise _RetryableFailure("the model server cannot be reached") from None
+            except TimeoutError:
+                raise self._timed_out(first=True) from None
+            except httpx.HTTPError:
+                raise Unavailable("the model server connection failed") from None
+            response = source.response
+            if response.status_code >= 400:
+                await self._raise_for_status(response, deadline)
+            content_type = response.headers.get("content-type", "")
+            if "text/event-stream" not in content_type:
+                raise Unavailable("the model server did not answer with an event stream")
+            yield source, deadline
+
+    async def _raise_for_status(self, response: httpx.Response, deadline: float) -> None:
+        status = response.status_code
+        if status == 429 or status >= 500:
+            raise _RetryableFailure(
+                f"the model server is unavailable (HTTP {status})",
+                _retry_after_seconds(response.headers.get("retry-after")),
+            )
+        text = await _read_error_body(response, deadline)
+        if status in (400, 413) and _mentions_context(text):
+            raise InvalidArgument("message_content", CONTEXT_OVERFLOW)
+        logger.warning("the model server rejected a request with HTTP %s", status)
+        raise Unavailable(f"the model server rejected the request (HTTP {status})")
+
+    # ------------------------------------------------------------------ events
+
+    def _apply(self, data: str, state: _StreamState) -> str:
+        """Fold one SSE `data` payload into `state`; the text it carries ("" if none)."""
+        state.events += 1
+        if data.strip() == "[DONE]":
+            state.done = True
+            return ""
+        try:
+            chunk = _decode_chunk(data)
+        except msgspec.DecodeError:
+            raise Unavailable("the model server sent an unreadable chunk") from None
+        if chunk.error is not None:
+            if state.content_chunks == 0 and _mentions_context(chunk.error.message):
+                raise InvalidArgument("message_content", CONTEXT_OVERFLOW)
+            raise Unavailable("the model server reported an error mid-reply")
+        if chunk.model:
+            state.model = chunk.model
+        if chunk.usage is not None and (chunk.usage.prompt_tokens or chunk.usage.completion_tokens):
+            state.usage = chunk.usage
+        if not chunk.choices:
+            return ""
+        choice = chunk.choices[0]
+        if choice.finish_reason:
+            state.finish_reason = choice.finish_reason
+        text = choice.delta.content or ""
+        if text:
+            state.content_chunks += 1
+        return text
+
+    def _completion(self, request: LLMRequest, state: _StreamState) -> Completion:
+        if state.usage is not None:
+            prompt_tokens = state.usage.prompt_tokens
+            completion_tokens = state.usage.completion_tokens
+        else:
+            prompt_tokens = count_prompt_tokens(request.messages)
+            completion_tokens = state.content_chunks
+        finish = "length" if state.finish_reason == "length" else "stop"
+        return Completion(
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            finish_reason=finish,
+            model=state.model,
+        )
+
+    async def _explain_empty_stream(self, body: dict[str, Any]) -> None:
+        """Ask once, without streaming and for one token, why the stream was empty."""
+        probe = {**body, "stream": False, "max_tokens": 1}
+        probe.pop("stream_options", None)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._timeouts.first_byte
+        # Two tries: the server may already have closed the pooled connection that carried the
+        # empty stream, and httpx reports that as a read error on the next request.
+        for _ in range(2):
+            try:
+                async with (
+                    asyncio.timeout_at(deadline),
+                    self._client.stream(
+                        "POST", self._url, json=probe, headers=self._headers,
+                        timeout=self._http_timeout,
+                    ) as response,
+                ):  # fmt: skip
+                    if response.status_code in (400, 413):
+                        text = await _read_error_body(response, deadline)
+                        if _mentions_context(text):
+                            raise InvalidArgument("message_content", CONTEXT_OVERFLOW)
+                break
+            except (httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError):
+                continue
+            except (TimeoutError, httpx.HTTPError):
+                break
+        raise Unavailable("the model server ended the stream without a reply")
+
+    def _timed_out(self, *, first: bool) -> Unavailable:
+        if first:
+            return Unavailable(
+                f"the model server did not start answering within {self._timeouts.first_byte:g}s"
+            )
+        return Unavailable(f"the model server went silent for {self._timeouts.idle:g}s mid-reply")
+
+
+def _mentions_context(text: str) -> bool:
+    lowered = text.lower()
+    return any(hint in lowered for hint in _CONTEXT_HINTS)
+
+
+async def _read_error_body(response: httpx.Response, deadline: float) -> str:
+    """At most `ERROR_BODY_LIMIT` bytes of an error body, for classification only."""
+    collected = bytearray()
+    try:
+        async with asyncio.timeout_at(deadline):
+            async for part in response.aiter_bytes():
+                collected += part
+                if len(collected) >= ERROR_BODY_LIMIT:
+                    break
+    except (TimeoutError, httpx.HTTPError):
+        pass
+    return collected[:ERROR_BODY_LIMIT].decode("utf-8", errors="replace")
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    """`Retry-After` as seconds (delta-seconds or an HTTP date); None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

@@ -1,0 +1,250 @@
+"""Running chat turns in Redis, and stop requests that reach them on whichever replica runs them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import msgspec
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
+
+from adapters.redis.client import unavailable
+from application.chat.ports import RunningTask, StopWatch, TaskRegistry
+
+logger = logging.getLogger("astra.redis.tasks")
+
+WHAT = "task registry"
+# How long a stop request is remembered for a task that has not (yet) seen it.
+STOP_MARK_SECONDS = 60
+# How often local tasks re-read their stop marks, in case a published stop was missed
+# (listener reconnecting); the pub/sub message is the fast path.
+RECHECK_SECONDS = 1.0
+# How long one wait for a pub/sub message lasts before the listener looks at its timers.
+POLL_SECONDS = 0.25
+SUBSCRIBE_TIMEOUT_SECONDS = 2.0
+MAX_BACKOFF_SECONDS = 2.0
+
+
+class RedisTaskRegistry(TaskRegistry):
+    """Tasks under `{prefix}chat:task:{id}` (JSON, expiring with the turn's ttl).
+
+    `request_stop` sets `{prefix}chat:stop:{id}` (a short-lived mark) and then PUBLISHes the id
+    on `{prefix}chat:stop`. Every instance runs one listener on that channel that sets the
+    watch of a task it runs. The mark covers what the message cannot: a stop sent before the
+    task was registered or while the listener was reconnecting is seen by `start` and by the
+    listener's periodic re-check of its own tasks.
+
+    Lifecycle: `async with RedisTaskRegistry.open(client, prefix) as registry: ...`, or build
+    one and `await registry.aclose()` at shutdown. The listener starts with the first `start`
+    (or `await start_listening()`), so building a registry needs no Redis round trip.
+    """
+
+    def __init__(
+        self,
+        client: Redis,
+        prefix: str,
+        *,
+        stop_mark_seconds: int = STOP_MARK_SECONDS,
+        recheck_seconds: float = RECHECK_SECONDS,
+    ) -> None:
+        self._client = client
+        self._task_prefix = f"{prefix}chat:task:"
+        self._stop_prefix = f"{prefix}chat:stop:"
+        self._channel = f"{prefix}chat:stop"
+        self._stop_mark_seconds = stop_mark_seconds
+        self._recheck_seconds = recheck_seconds
+        self._watches: dict[str, StopWatch] = {}
+        self._pubsub: PubSub | None = None
+        self._listener: asyncio.Task[None] | None = None
+        self._starting = asyncio.Lock()
+        self._closed = False
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def open(
+        cls,
+        client: Redis,
+        prefix: str,
+        *,
+        stop_mark_seconds: int = STOP_MARK_SECONDS,
+        recheck_seconds: float = RECHECK_SECONDS,
+    ) -> AsyncIterator[RedisTaskRegistry]:
+        """A registry whose listener is stopped when the block ends."""
+        registry = cls(
+            client,
+            prefix,
+            stop_mark_seconds=stop_mark_seconds,
+            recheck_seconds=recheck_seconds,
+        )
+        try:
+            yield registry
+        finally:
+            await registry.aclose()
+
+    @property
+    def listening(self) -> bool:
+        """True while the stop listener runs."""
+        return self._listener is not None and not self._listener.done()
+
+    async def start_listening(self) -> None:
+        """Subscribe to stop requests (once); returns when Redis confirmed the subscription."""
+        if self.listening:
+            return
+        async with self._starting:
+            if self._closed:
+                raise RuntimeError("the task registry is closed")
+            if self.listening:
+                return
+            await self._close_pubsub()
+            pubsub = self._client.pubsub()
+            try:
+                await pubsub.subscribe(self._channel)
+                await asyncio.wait_for(self._confirmed(pubsub), SUBSCRIBE_TIMEOUT_SECONDS)
+            except (RedisError, OSError) as exc:
+                await _close_quietly(pubsub)
+                raise unavailable(WHAT, exc) from exc
+            self._pubsub = pubsub
+            self._listener = asyncio.create_task(self._listen(pubsub), name="chat-stop-listener")
+
+    async def aclose(self) -> None:
+        """Stop listening; local watches are no longer set by stop requests."""
+        self._closed = True
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+        await self._close_pubsub()
+
+    async def start(self, task: RunningTask, ttl_seconds: int) -> StopWatch:
+        await self.start_listening()
+        watch = StopWatch(task.task_id)
+        # Registered before the round trip, so a stop published meanwhile already finds it.
+        self._watches[task.task_id] = watch
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                pipe.set(
+                    self._task_key(task.task_id), msgspec.json.encode(task), ex=max(1, ttl_seconds)
+                )
+                pipe.exists(self._stop_key(task.task_id))
+                _, stop_requested = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            self._drop(watch)
+            raise unavailable(WHAT, exc) from exc
+        if stop_requested:
+            watch.stopped.set()
+        return watch
+
+    async def finish(self, watch: StopWatch) -> None:
+        self._drop(watch)
+        try:
+            await self._client.delete(self._task_key(watch.task_id), self._stop_key(watch.task_id))
+        except (RedisError, OSError) as exc:
+            raise unavailable(WHAT, exc) from exc
+
+    async def get(self, task_id: str) -> RunningTask | None:
+        try:
+            raw = await self._client.get(self._task_key(task_id))
+        except (RedisError, OSError) as exc:
+            raise unavailable(WHAT, exc) from exc
+        if raw is None:
+            return None
+        return msgspec.json.decode(raw, type=RunningTask)
+
+    async def request_stop(self, task_id: str) -> None:
+        local = self._watches.get(task_id)
+        if local is not None:
+            local.stopped.set()  # this replica runs it: no need to wait for the message
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                # The mark first: a listener that misses the message still finds it.
+                pipe.set(self._stop_key(task_id), "1", ex=self._stop_mark_seconds)
+                pipe.publish(self._channel, task_id)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise unavailable(WHAT, exc) from exc
+
+    # ------------------------------------------------------------------ listener
+
+    @staticmethod
+    async def _confirmed(pubsub: PubSub) -> None:
+        while True:
+            message = await pubsub.get_message(timeout=POLL_SECONDS)
+            if message is not None and message.get("type") == "subscribe":
+                return
+
+    async def _listen(self, pubsub: PubSub) -> None:
+        loop = asyncio.get_running_loop()
+        next_recheck = loop.time() + self._recheck_seconds
+        backoff = 0.05
+        while True:
+            try:
+                message = await pubsub.get_message(
+                    ignore_subscribe_messages=True, timeout=POLL_SECONDS
+                )
+                if message is not None and message.get("type") == "message":
+                    self._stopped(_text(message["data"]))
+                backoff = 0.05
+            except (RedisError, OSError) as exc:
+                # The pub/sub connection re-subscribes when it reconnects; stops published
+                # while it was down are caught up by the re-check below.
+                logger.warning("chat stop listener: redis call failed: %s", type(exc).__name__)
+                await asyncio.sleep(backoff)
+                backoff = min(MAX_BACKOFF_SECONDS, backoff * 2)
+            except Exception:
+                # A bug must not end stop delivery for the life of the process.
+                logger.exception("chat stop listener failed on a message")
+                await asyncio.sleep(POLL_SECONDS)
+            if loop.time() >= next_recheck:
+                await self._recheck()
+                next_recheck = loop.time() + self._recheck_seconds
+
+    def _stopped(self, task_id: str) -> None:
+        watch = self._watches.get(task_id)
+        if watch is not None:
+            watch.stopped.set()
+
+    async def _recheck(self) -> None:
+        waiting = [task_id for task_id, w in self._watches.items() if not w.stopped.is_set()]
+        if not waiting:
+            return
+        try:
+            marks = await self._client.mget([self._stop_key(task_id) for task_id in waiting])
+        except (RedisError, OSError) as exc:
+            logger.warning("chat stop re-check: redis call failed: %s", type(exc).__name__)
+            return
+        for task_id, mark in zip(waiting, marks, strict=True):
+            if mark is not None:
+                self._stopped(task_id)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _drop(self, watch: StopWatch) -> None:
+        if self._watches.get(watch.task_id) is watch:
+            del self._watches[watch.task_id]
+
+    async def _close_pubsub(self) -> None:
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            await _close_quietly(pubsub)
+
+    def _task_key(self, task_id: str) -> str:
+        return self._task_prefix + task_id
+
+    def _stop_key(self, task_id: str) -> str:
+        return self._stop_prefix + task_id
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+async def _close_quietly(pubsub: PubSub) -> None:
+    try:
+        await pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py
+    except (RedisError, OSError):
+        logger.debug("closing the chat stop subscription failed", exc_info=True)

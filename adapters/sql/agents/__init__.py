@@ -1,0 +1,1 @@
+"""SQL storage of agents, their config versions, intentions and leads."""

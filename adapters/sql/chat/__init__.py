@@ -1,0 +1,1 @@
+"""SQL storage of chat conversations and their messages."""

@@ -1,0 +1,163 @@
+"""Ports of the chat area: the model backend, conversations, limits and stop signals."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from application.agents.ports import AgentProfile
+from domain.chat.models import Conversation, Message
+
+# ---------------------------------------------------------------- model backend
+
+
+@dataclass(frozen=True, slots=True)
+class PromptMessage:
+    role: str  # "system" | "user" | "assistant"
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class LLMRequest:
+    """One completion: the prompt plus the agent it is for (the `local` backend answers from
+    the agent's own configuration; `openai` uses model/temperature/max_tokens)."""
+
+    messages: list[PromptMessage]
+    model: str
+    temperature: float
+    max_tokens: int
+    profile: AgentProfile | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """The last item of every stream."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str = "stop"  # "stop" | "length"
+    model: str = ""
+
+
+LLMEvent = TextDelta | Completion
+
+
+class LLMBackend(Protocol):
+    def stream(self, request: LLMRequest) -> AsyncIterator[LLMEvent]:
+        """Yield `TextDelta`s, then exactly one `Completion`.
+
+        Errors: `domain.errors.Unavailable` (server down, timeouts, 5xx/429 after retries —
+        only retried before the first byte), `domain.errors.InvalidArgument` with field
+        "message_content" when the prompt does not fit the model's context. Closing the
+        iterator (aclose / task cancellation) closes the upstream request at once.
+        """
+        ...
+
+
+# ---------------------------------------------------------------- persistence
+
+
+class ConversationRepository(Protocol):
+    async def add(self, conversation: Conversation) -> None: ...
+
+    async def get(self, tenant_id: str, conversation_id: str) -> Conversation | None: ...
+
+    async def list(
+        self, tenant_id: str, agent_id: str, external_user_id: str, offset: int, limit: int
+    ) -> tuple[list[Conversation], int]:
+        """Most recently updated first; empty `agent_id` / `external_user_id` = any."""
+        ...
+
+    async def record_messages(
+        self, tenant_id: str, conversation_id: str, added: int, now: datetime
+    ) -> None:
+        """message_count += added, updated_at = now (one statement)."""
+        ...
+
+
+class MessageRepository(Protocol):
+    async def add(self, message: Message) -> None:
+        """Raises `AlreadyExists` when (tenant, idempotency_key) is taken (non-empty keys);
+        the transaction stays usable."""
+        ...
+
+    async def update(self, message: Message) -> None:
+        """Writes content, status, credits, token counts, error_code and idempotency_key
+        (cleared when a failed turn may be retried under the same key)."""
+        ...
+
+    async def get(self, tenant_id: str, message_id: str) -> Message | None: ...
+
+    async def get_by_idempotency_key(self, tenant_id: str, key: str) -> Message | None: ...
+
+    async def recent(self, tenant_id: str, conversation_id: str, limit: int) -> list[Message]:
+        """The last `limit` messages, returned oldest first (for the prompt history)."""
+        ...
+
+    async def list(
+        self, tenant_id: str, conversation_id: str, offset: int, limit: int
+    ) -> tuple[list[Message], int]:
+        """Oldest first (created_at, then role user before assistant, then id)."""
+        ...
+
+
+# ---------------------------------------------------------------- limits and signals
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    key: str
+    token: str
+
+
+class ConcurrencyLimiter(Protocol):
+    """At most `limit` leases per key at once, shared across replicas (Redis) or one
+    process (memory). A lease expires by itself after `ttl_seconds` so a crashed replica
+    cannot hold a slot forever. Redis unreachable → `domain.errors.Unavailable`."""
+
+    async def acquire(self, key: str, limit: int, ttl_seconds: int) -> Lease | None:
+        """None when the key is at its limit."""
+        ...
+
+    async def release(self, lease: Lease) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RunningTask:
+    task_id: str
+    tenant_id: str
+    external_user_id: str
+
+
+@dataclass(slots=True)
+class StopWatch:
+    """Set when someone asked (from any replica) to stop the task."""
+
+    task_id: str
+    stopped: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class TaskRegistry(Protocol):
+    """Which chat turns are running, and a way to stop one from any replica."""
+
+    async def start(self, task: RunningTask, ttl_seconds: int) -> StopWatch:
+        """Register the task and return the watch that `request_stop` sets."""
+        ...
+
+    async def finish(self, watch: StopWatch) -> None:
+        """Unregister; the watch is no longer set by later stop requests."""
+        ...
+
+    async def get(self, task_id: str) -> RunningTask | None: ...
+
+    async def request_stop(self, task_id: str) -> None:
+        """Ask the replica running the task to stop it (within a second)."""
+        ...

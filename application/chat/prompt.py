@@ -1,0 +1,62 @@
+"""The model prompt of a turn: the agent's instructions, the inputs, history, the message."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from application.agents.ports import AgentProfile
+from application.chat.ports import LLMRequest, PromptMessage
+from domain.chat.models import Message
+
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+MAX_INPUT_VALUE_CHARS = 500
+
+
+def merged_inputs(profile: AgentProfile, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """The agent's configured inputs (defaults) overridden by the request's."""
+    return {**profile.config.config.inputs, **inputs}
+
+
+def _text(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return text[:MAX_INPUT_VALUE_CHARS]
+
+
+def system_prompt(profile: AgentProfile, inputs: Mapping[str, Any]) -> str:
+    """Instructions (with `{{name}}` placeholders filled from inputs), language, inputs."""
+    config = profile.config.config
+
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return _text(inputs[name]) if name in inputs else match.group(0)
+
+    parts = [_PLACEHOLDER.sub(fill, config.instructions).strip()]
+    if config.language:
+        parts.append(f"Always reply in this language: {config.language}.")
+    known = [(key, _text(value)) for key, value in inputs.items() if value not in ("", None)]
+    if known:
+        lines = "\n".join(f"- {key}: {value}" for key, value in known)
+        parts.append(f"What is known about the user:\n{lines}")
+    return "\n\n".join(part for part in parts if part)
+
+
+def build_request(
+    profile: AgentProfile,
+    inputs: Mapping[str, Any],
+    history: Sequence[Message],
+    message_content: str,
+) -> LLMRequest:
+    config = profile.config.config
+    messages = [PromptMessage("system", system_prompt(profile, inputs))]
+    messages += [PromptMessage(m.role.value, m.content) for m in history]
+    messages.append(PromptMessage("user", message_content))
+    return LLMRequest(
+        messages=messages,
+        model=config.model,
+        temperature=config.temperature,
+        max_tokens=config.max_tokens,
+        profile=profile,
+    )

@@ -1,0 +1,295 @@
+"""SendChatMessage: every check of contract §6, then the turn runs on its own task."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from datetime import datetime
+from typing import Any
+
+from application.agents.ports import AgentProfile, AgentReader
+from application.billing.ledger import CreditLedger
+from application.chat.commands import ChatPolicy, ChatTurnRequest
+from application.chat.idempotency import (
+    PENDING_RETRY_AFTER,
+    fingerprint,
+    replayed_turn,
+    stored_attempt,
+)
+from application.chat.ports import ConcurrencyLimiter, RunningTask, TaskRegistry
+from application.chat.producer import TurnPlan, TurnProducer
+from application.chat.prompt import merged_inputs
+from application.chat.turn import ChatTurn
+from application.common.ports import Clock, IdGenerator, RateLimiter, UnitOfWork, UnitOfWorkFactory
+from application.tenancy.access import authorize
+from domain.chat.models import Conversation, Message, MessageRole, MessageStatus
+from domain.chat.rules import (
+    check_idempotency_key,
+    check_turn_fields,
+    parse_response_mode,
+)
+from domain.errors import (
+    AlreadyExists,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+)
+from domain.tenancy.policy import Action
+
+logger = logging.getLogger("astra.chat")
+
+# How long `aclose` lets running turns stop and settle at shutdown.
+SHUTDOWN_WAIT_SECONDS = 5.0
+
+
+def concurrency_key(tenant_id: str, external_user_id: str) -> str:
+    return f"chat:{tenant_id}:{external_user_id}"
+
+
+def rate_key(tenant_id: str) -> str:
+    return f"chat:tenant:{tenant_id}"
+
+
+class SendChatMessage:
+    """Chat (contract §6). `start` checks and reserves, then returns a running `ChatTurn`.
+
+    - Checks in order: credential (HTTP edge), tenant (body `tenant_id` must be the caller's
+      own, else `PermissionDenied`), agent (`NotFound`), conversation (unknown, or of another
+      agent or end user → `NotFound`), the idempotency key, per end-user concurrency and the
+      per-tenant rate limit (`ResourceExhausted`), credits (`FailedPrecondition`).
+    - Limits live in Redis when configured; Redis unreachable → `Unavailable`.
+    - `Idempotency-Key`: the same key and request replay the stored reply without touching
+      the ledger (the first attempt still running → `ResourceExhausted`, retry after 1 s);
+      the same key with another request → `InvalidArgument`.
+    - The user message, the `pending` assistant message (and a new conversation) are stored
+      in one unit of work; the turn then runs as its own task, so its accounting finishes
+      even when the HTTP request goes away. Errors raised by `start` happen before any model
+      call and before any stream is opened.
+    """
+
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        ids: IdGenerator,
+        agents: AgentReader,
+        ledger: CreditLedger,
+        limiter: ConcurrencyLimiter,
+        rate_limiter: RateLimiter,
+        registry: TaskRegistry,
+        producer: TurnProducer,
+        policy: ChatPolicy,
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._ids = ids
+        self._agents = agents
+        self._ledger = ledger
+        self._limiter = limiter
+        self._rate = rate_limiter
+        self._registry = registry
+        self._producer = producer
+        self._policy = policy
+        self._running: dict[ChatTurn, asyncio.Task[None]] = {}
+
+    async def start(self, request: ChatTurnRequest) -> ChatTurn:
+        check_turn_fields(request.agent_id, request.external_user_id, request.message_content)
+        parse_response_mode(request.response_mode)
+        check_idempotency_key(request.idempotency_key)
+        key = request.idempotency_key
+        request_fingerprint = fingerprint(request) if key else ""
+        async with self._uow() as uow:
+            tenant_id = await _own_tenant(uow, request)
+            profile = await self._agents.profile(tenant_id, request.agent_id)
+            if profile is None:
+                raise NotFound("agent not found")
+            if request.conversation_id:
+                await _check_conversation(uow, tenant_id, request)
+            stored = await stored_attempt(uow, tenant_id, key, request_fingerprint)
+        if stored is not None:
+            return await self._replay(stored)
+        turn = await self._begin(request, tenant_id, profile, request_fingerprint)
+        if turn is None:  # lost an idempotency race: the winner's reply is the answer
+            async with self._uow() as uow:
+                stored = await stored_attempt(uow, tenant_id, key, request_fingerprint)
+            if stored is None:  # pragma: no cover - the winner committed before we lost
+                raise ResourceExhausted("retry later", retry_after=PENDING_RETRY_AFTER)
+            return await self._replay(stored)
+        return turn
+
+    async def _begin(
+        self,
+        request: ChatTurnRequest,
+        tenant_id: str,
+        profile: AgentProfile,
+        request_fingerprint: str,
+    ) -> ChatTurn | None:
+        policy = self._policy
+        now = self._clock.now()
+        task_id, user_message_id, message_id = (self._ids.new_id() for _ in range(3))
+        conversation_id = request.conversation_id or self._ids.new_id()
+        async with AsyncExitStack() as undo:
+            lease = await self._limiter.acquire(
+                concurrency_key(tenant_id, request.external_user_id),
+                policy.concurrency_per_user,
+                policy.lease_ttl_seconds,
+            )
+            if lease is None:
+                raise ResourceExhausted(
+                    "another message of this user is still being answered",
+                    retry_after=PENDING_RETRY_AFTER,
+                )
+            undo.push_async_callback(_quietly, self._limiter.release, lease)
+            decision = await self._rate.hit(
+                rate_key(tenant_id), policy.rate_per_tenant_per_minute, 60
+            )
+            if not decision.allowed:
+                raise ResourceExhausted(
+                    "too many chat messages for this tenant", retry_after=decision.retry_after
+                )
+            reserved = policy.credits_per_message
+            if reserved:
+                await self._ledger.reserve(tenant_id, reserved, message_id, profile.agent.id, now)
+                undo.push_async_callback(_quietly, self._release_credits, message_id)
+            watch = await self._registry.start(
+                RunningTask(task_id, tenant_id, request.external_user_id),
+                policy.lease_ttl_seconds,
+            )
+            undo.push_async_callback(_quietly, self._registry.finish, watch)
+            user_message = Message(
+                id=user_message_id,
+                tenant_id=tenant_id,
+                conversation_id=conversation_id,
+                agent_id=profile.agent.id,
+                role=MessageRole.USER,
+                content=request.message_content,
+                status=MessageStatus.COMPLETED,
+                credits=0,
+                created_at=now,
+            )
+            reply = Message(
+                id=message_id,
+                tenant_id=tenant_id,
+                conversation_id=conversation_id,
+                agent_id=profile.agent.id,
+                role=MessageRole.ASSISTANT,
+                content="",
+                status=MessageStatus.PENDING,
+                credits=0,
+                created_at=now,
+                task_id=task_id,
+                idempotency_key=request.idempotency_key,
+                request_hash=request_fingerprint,
+            )
+            new_conversation = None
+            if not request.conversation_id:
+                new_conversation = Conversation(
+                    id=conversation_id,
+                    tenant_id=tenant_id,
+                    agent_id=profile.agent.id,
+                    external_user_id=request.external_user_id,
+                    source=request.source,
+                    message_count=0,
+                    created_at=now,
+                    updated_at=now,
+                )
+            if not await self._store(new_conversation, user_message, reply, now):
+                return None  # the exit stack frees what was taken
+            undo.pop_all()
+        turn = ChatTurn(
+            task_id=task_id,
+            message_id=message_id,
+            conversation_id=conversation_id,
+            created_at=now,
+            tenant_id=tenant_id,
+            agent_id=profile.agent.id,
+        )
+        plan = TurnPlan(
+            tenant_id=tenant_id,
+            agent_id=profile.agent.id,
+            conversation_id=conversation_id,
+            external_user_id=request.external_user_id,
+            source=request.source,
+            message_content=request.message_content,
+            inputs=merged_inputs(profile, request.inputs),
+            profile=profile,
+            user_message_id=user_message_id,
+            message_id=message_id,
+            reserved=reserved,
+            lease=lease,
+            watch=watch,
+        )
+        task = asyncio.create_task(self._producer.run(turn, plan), name=f"chat-turn-{task_id}")
+        self._running[turn] = task
+        task.add_done_callback(lambda _: self._running.pop(turn, None))
+        return turn
+
+    async def _store(
+        self, conversation: Conversation | None, user: Message, reply: Message, now: datetime
+    ) -> bool:
+        """One unit of work; False when another attempt took the idempotency key first."""
+        try:
+            async with self._uow() as uow:
+                if conversation is not None:
+                    await uow.conversations.add(conversation)
+                await uow.messages.add(user)
+                await uow.messages.add(reply)
+                # The user message is visible (and counted) at once; the reply when final.
+                await uow.conversations.record_messages(
+                    user.tenant_id, user.conversation_id, 1, now
+                )
+                await uow.commit()
+        except AlreadyExists:
+            # Only the reply's idempotency key can clash (every id here is new), at the
+            # insert or, for a concurrent transaction, at the commit.
+            return False
+        return True
+
+    async def _release_credits(self, key: str) -> None:
+        await self._ledger.release(key, self._clock.now())
+
+    async def _replay(self, stored: Message) -> ChatTurn:
+        balance = 0
+        if stored.status is not MessageStatus.FAILED:
+            balance = await self._ledger.balance(stored.tenant_id, self._clock.now())
+        return replayed_turn(stored, balance)
+
+    async def aclose(self, wait_seconds: float = SHUTDOWN_WAIT_SECONDS) -> None:
+        """At shutdown: stop every running turn and let it settle (bounded wait)."""
+        running = list(self._running.items())
+        for turn, _ in running:
+            turn.request_abort()
+        if running:
+            await asyncio.wait([task for _, task in running], timeout=wait_seconds)
+
+    @property
+    def running(self) -> int:
+        return len(self._running)
+
+
+async def _own_tenant(uow: UnitOfWork, request: ChatTurnRequest) -> str:
+    """The caller's tenant; a body `tenant_id` naming another one is refused (§4, §6)."""
+    access = await authorize(uow, request.caller, Action.CHAT)
+    if request.tenant_id and request.tenant_id != access.tenant_id:
+        raise PermissionDenied("tenant_id must be your own tenant")
+    return access.tenant_id
+
+
+async def _check_conversation(uow: UnitOfWork, tenant_id: str, request: ChatTurnRequest) -> None:
+    conversation = await uow.conversations.get(tenant_id, request.conversation_id)
+    if (
+        conversation is None
+        or conversation.agent_id != request.agent_id
+        or conversation.external_user_id != request.external_user_id
+    ):
+        raise NotFound("conversation not found")
+
+
+async def _quietly(release: Callable[..., Awaitable[None]], *args: Any) -> None:
+    try:
+        await release(*args)
+    except Exception:
+        logger.warning("could not undo a chat turn step", exc_info=True)

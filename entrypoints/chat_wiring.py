@@ -1,0 +1,130 @@
+"""Wires the chat use cases to the model backend, limits and stores the root picked."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from adapters.memory.concurrency import MemoryConcurrencyLimiter
+from adapters.memory.tasks import MemoryTaskRegistry
+from adapters.redis.concurrency import RedisConcurrencyLimiter
+from adapters.redis.tasks import RedisTaskRegistry
+from application.agents.ports import AgentReader, LeadRecorder
+from application.billing.ledger import CreditLedger
+from application.chat.commands import ChatPolicy
+from application.chat.conversations import ListConversationMessages, ListConversations
+from application.chat.ports import ConcurrencyLimiter, LLMBackend, TaskRegistry
+from application.chat.producer import TurnProducer
+from application.chat.send_message import SendChatMessage
+from application.chat.stop import StopChat
+from application.common.ports import Clock, IdGenerator, RateLimiter, UnitOfWorkFactory
+from entrypoints.llm_wiring import open_llm_backend
+from entrypoints.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class ChatUseCases:
+    policy: ChatPolicy
+    send: SendChatMessage
+    stop: StopChat
+    list_conversations: ListConversations
+    list_messages: ListConversationMessages
+
+
+def wire_chat(
+    *,
+    uow: UnitOfWorkFactory,
+    clock: Clock,
+    ids: IdGenerator,
+    agents: AgentReader,
+    backend: LLMBackend,
+    ledger: CreditLedger,
+    limiter: ConcurrencyLimiter,
+    rate_limiter: RateLimiter,
+    registry: TaskRegistry,
+    leads: LeadRecorder,
+    policy: ChatPolicy,
+) -> ChatUseCases:
+    producer = TurnProducer(
+        uow=uow,
+        clock=clock,
+        backend=backend,
+        ledger=ledger,
+        limiter=limiter,
+        registry=registry,
+        leads=leads,
+        policy=policy,
+    )
+    return ChatUseCases(
+        policy=policy,
+        send=SendChatMessage(
+            uow=uow,
+            clock=clock,
+            ids=ids,
+            agents=agents,
+            ledger=ledger,
+            limiter=limiter,
+            rate_limiter=rate_limiter,
+            registry=registry,
+            producer=producer,
+            policy=policy,
+        ),
+        stop=StopChat(uow, registry),
+        list_conversations=ListConversations(uow),
+        list_messages=ListConversationMessages(uow),
+    )
+
+
+@asynccontextmanager
+async def open_chat(
+    *,
+    settings: Settings,
+    redis: Redis | None,
+    uow: UnitOfWorkFactory,
+    clock: Clock,
+    ids: IdGenerator,
+    agents: AgentReader,
+    ledger: CreditLedger,
+    rate_limiter: RateLimiter,
+    leads: LeadRecorder,
+    backend: LLMBackend | None = None,
+) -> AsyncIterator[ChatUseCases]:
+    """Chat with its limits in Redis when configured (memory on the embedded default) and the
+    configured model backend (or `backend`); on exit running turns stop and settle before
+    anything closes."""
+    limiter: ConcurrencyLimiter
+    registry: TaskRegistry
+    async with AsyncExitStack() as stack:
+        if redis is not None:
+            limiter = RedisConcurrencyLimiter(redis, prefix=settings.redis_prefix)
+            registry = await stack.enter_async_context(
+                RedisTaskRegistry.open(redis, settings.redis_prefix)
+            )
+        else:
+            limiter = MemoryConcurrencyLimiter(clock)
+            registry = MemoryTaskRegistry(clock)
+        if backend is None:
+            backend = await stack.enter_async_context(open_llm_backend(settings))
+        chat = wire_chat(
+            uow=uow,
+            clock=clock,
+            ids=ids,
+            agents=agents,
+            backend=backend,
+            ledger=ledger,
+            limiter=limiter,
+            rate_limiter=rate_limiter,
+            registry=registry,
+            leads=leads,
+            policy=ChatPolicy(
+                credits_per_message=settings.credits_per_message,
+                concurrency_per_user=settings.chat_concurrency_per_user,
+                rate_per_tenant_per_minute=settings.chat_rate_per_tenant_per_minute,
+                history_messages=settings.chat_history_messages,
+            ),
+        )
+        stack.push_async_callback(chat.send.aclose)
+        yield chat

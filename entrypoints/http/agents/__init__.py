@@ -1,0 +1,1 @@
+"""HTTP face of the agents area (contract §4 MappingService)."""

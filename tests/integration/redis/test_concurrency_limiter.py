@@ -1,0 +1,132 @@
+"""RedisConcurrencyLimiter against the real Redis: one slot means one lease, across replicas."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from adapters.redis import create_redis
+from adapters.redis.concurrency import RedisConcurrencyLimiter
+from application.chat.ports import Lease
+from domain.errors import Unavailable
+
+
+@pytest.fixture
+async def client(redis_url: str) -> AsyncIterator[Redis]:
+    redis_client = create_redis(redis_url)
+    try:
+        yield redis_client
+    finally:
+        await redis_client.aclose()
+
+
+def new_key() -> str:
+    return f"chat:{secrets.token_hex(6)}"
+
+
+async def test_concurrent_acquires_with_limit_one_give_exactly_one_lease(
+    client: Redis, redis_url: str, redis_prefix: str
+) -> None:
+    # Two "replicas", each with its own connection pool, racing for the same key.
+    other_client = create_redis(redis_url)
+    try:
+        limiters = [
+            RedisConcurrencyLimiter(client, redis_prefix),
+            RedisConcurrencyLimiter(other_client, redis_prefix),
+        ]
+        key = new_key()
+        leases = await asyncio.gather(
+            *(limiters[i % 2].acquire(key, limit=1, ttl_seconds=30) for i in range(20))
+        )
+    finally:
+        await other_client.aclose()
+    granted = [lease for lease in leases if lease is not None]
+    assert len(granted) == 1
+    assert granted[0].key == key
+
+
+async def test_the_limit_counts_live_leases(client: Redis, redis_prefix: str) -> None:
+    limiter = RedisConcurrencyLimiter(client, redis_prefix)
+    key = new_key()
+    leases = [await limiter.acquire(key, limit=3, ttl_seconds=30) for _ in range(4)]
+    assert [lease is not None for lease in leases] == [True, True, True, False]
+    assert len({lease.token for lease in leases if lease is not None}) == 3
+
+
+async def test_release_frees_the_slot(client: Redis, redis_prefix: str) -> None:
+    limiter = RedisConcurrencyLimiter(client, redis_prefix)
+    key = new_key()
+    lease = await limiter.acquire(key, limit=1, ttl_seconds=30)
+    assert lease is not None
+    assert await limiter.acquire(key, limit=1, ttl_seconds=30) is None
+    await limiter.release(lease)
+    assert await limiter.acquire(key, limit=1, ttl_seconds=30) is not None
+
+
+async def test_releasing_twice_or_a_stale_lease_frees_nothing_else(
+    client: Redis, redis_prefix: str
+) -> None:
+    limiter = RedisConcurrencyLimiter(client, redis_prefix)
+    key = new_key()
+    first = await limiter.acquire(key, limit=1, ttl_seconds=30)
+    assert first is not None
+    await limiter.release(first)
+    second = await limiter.acquire(key, limit=1, ttl_seconds=30)
+    assert second is not None
+    await limiter.release(first)  # already released: must not free `second`'s slot
+    await limiter.release(Lease(key=key, token="not-a-lease"))
+    assert await limiter.acquire(key, limit=1, ttl_seconds=30) is None
+
+
+async def test_an_expired_lease_frees_its_slot(client: Redis, redis_prefix: str) -> None:
+    limiter = RedisConcurrencyLimiter(client, redis_prefix)
+    key = new_key()
+    assert await limiter.acquire(key, limit=1, ttl_seconds=1) is not None
+    assert await limiter.acquire(key, limit=1, ttl_seconds=1) is None
+    await asyncio.sleep(1.1)
+    assert await limiter.acquire(key, limit=1, ttl_seconds=1) is not None
+
+
+async def test_separate_keys_are_independent(client: Redis, redis_prefix: str) -> None:
+    limiter = RedisConcurrencyLimiter(client, redis_prefix)
+    first, second = new_key(), new_key()
+    assert await limiter.acquire(first, limit=1, ttl_seconds=30) is not None
+    assert await limiter.acquire(second, limit=1, ttl_seconds=30) is not None
+    assert await limiter.acquire(first, limit=1, ttl_seconds=30) is None
+
+
+async def test_leases_live_under_the_prefix_and_the_key_expires(
+    client: Redis, redis_prefix: str
+) -> None:
+    limiter = RedisConcurrencyLimiter(client, redis_prefix)
+    key = new_key()
+    short = await limiter.acquire(key, limit=2, ttl_seconds=5)
+    long = await limiter.acquire(key, limit=2, ttl_seconds=20)
+    assert short is not None
+    assert long is not None
+    stored = f"{redis_prefix}conc:{key}"
+    assert set(await client.zrange(stored, 0, -1)) == {short.token, long.token}
+    # The key lives as long as its longest lease, so an idle user's key goes away.
+    assert 15_000 < await client.pttl(stored) <= 20_000
+    await limiter.release(short)
+    await limiter.release(long)
+    assert await client.exists(stored) == 0
+
+
+async def test_unreachable_redis_raises_unavailable() -> None:
+    dead = create_redis("redis://127.0.0.1:1/0")
+    limiter = RedisConcurrencyLimiter(dead, "astra-test-dead:")
+    try:
+        for call in (
+            limiter.acquire("k", limit=1, ttl_seconds=30),
+            limiter.release(Lease(key="k", token="t")),
+        ):
+            with pytest.raises(Unavailable) as caught:
+                await call
+            assert caught.value.retry_after == 1
+    finally:
+        await dead.aclose()
