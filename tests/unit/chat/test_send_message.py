@@ -10,6 +10,7 @@ import pytest
 from application.chat.commands import ChatPolicy
 from application.chat.ports import ConcurrencyLimiter, Lease
 from application.chat.turn import AnswerDelta, TurnFinished
+from domain.agents.models import LeadCapture
 from domain.chat.models import MessageRole, MessageStatus
 from domain.errors import (
     FailedPrecondition,
@@ -64,6 +65,24 @@ async def test_the_prompt_has_instructions_inputs_and_the_message() -> None:
     assert "- plan: gold" in messages[0].content
     assert (messages[-1].role, messages[-1].content) == ("user", "Do you have boots?")
     assert kit.backend.requests[0].profile is agent
+
+
+async def test_the_prompt_guides_the_model_with_the_matched_intention_and_lead_fields() -> None:
+    kit = ChatKit()
+    agent = kit.agent(
+        intentions=[("Shipping", ["how long does delivery take"]), ("Refunds", ["money back"])],
+        lead_capture=LeadCapture(enabled=True, fields=["email", "company"]),
+        fallback_message="Let me ask a colleague.",
+    )
+    await kit.give_credits(10)
+    await kit.finished(agent, "How long does delivery take to Spain?", inputs={"company": "Acme"})
+    system = kit.backend.requests[0].messages[0].content
+    assert "about: Shipping." in system
+    assert "Refunds" not in system
+    assert "politely ask for: email." in system
+    assert "When you cannot help, say: Let me ask a colleague." in system
+    await kit.finished(agent, "Tell me a joke", conversation_id="")
+    assert "about:" not in kit.backend.requests[1].messages[0].content
 
 
 async def test_later_turns_carry_the_conversation_history_but_not_failed_replies() -> None:
