@@ -313,12 +313,17 @@ def _ensure_connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 async def _pause(
     seconds: float, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 ) -> None:
-    """Sleep, but notice a client that leaves meanwhile within `GONE_CHECK_S`."""
-    loop = asyncio.get_running_loop()
-    until = loop.time() + seconds
-    while (remaining := until - loop.time()) > 0:
-        await asyncio.sleep(min(remaining, GONE_CHECK_S))
+    """Sleep, but notice a client that leaves meanwhile within `GONE_CHECK_S`.
+
+    A pause up to `GONE_CHECK_S` is one plain sleep: re-sleeping for the sub-millisecond rest
+    a timer may leave would spin (event loop timers have millisecond granularity).
+    """
+    while seconds > GONE_CHECK_S:
+        await asyncio.sleep(GONE_CHECK_S)
         _ensure_connected(reader, writer)
+        seconds -= GONE_CHECK_S
+    await asyncio.sleep(seconds)
+    _ensure_connected(reader, writer)
 
 
 def _respond(
