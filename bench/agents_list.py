@@ -3,33 +3,19 @@
 from __future__ import annotations
 
 import secrets
-import tempfile
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 
 from adapters.sql.engine import create_engine, create_sessionmaker
-from adapters.sql.migrate import upgrade
 from adapters.sql.uow import SqlUnitOfWorkFactory
 from application.agents.templates import BundledTemplateCatalog
-from bench.astra import AstraDeployment, astra_command, sign_up
-from bench.infra import (
-    REDIS_URL,
-    clean_environment,
-    free_port,
-    redis_prefix,
-    running_server,
-    throwaway_database,
-)
+from bench.astra import AstraDeployment, astra_deployment, json_ok, sign_up
 from bench.report import BenchOptions, Row, main_for
 from bench.user_get import measure_bare
 from bench.wrk import WRK_INSTALL_HINT, WrkResult, run_wrk, wrk_available
 from domain.agents.models import Agent, AgentConfigVersion
-from tests.support.mailbox import running_mailbox
 
 NAME = "f. GET /mapping/v1/agents"
 CONNECTIONS = 64
@@ -37,53 +23,6 @@ TARGET_RATIO = 0.35
 AGENTS_PATH = "/mapping/v1/agents"
 AGENT_COUNT = 20
 VIA_API = 3  # what the new tenant's trial plan allows; the rest go straight into the database
-
-
-@dataclass(frozen=True, slots=True)
-class AgentsDeployment:
-    astra: AstraDeployment
-    database_url: str
-
-
-@asynccontextmanager
-async def agents_deployment() -> AsyncIterator[AgentsDeployment]:
-    """`astra serve --workers 1` on a throwaway PostgreSQL database and Redis prefix, as
-    `bench.astra.astra_deployment`, keeping the database URL to seed agents beyond the plan."""
-    async with throwaway_database() as database_url, redis_prefix() as prefix:
-        await upgrade(database_url)
-        with (
-            running_mailbox() as mailbox,
-            tempfile.TemporaryDirectory(prefix="astra-bench-") as tmp,
-        ):
-            port = free_port()
-            env = clean_environment(
-                {
-                    "ASTRA_ENV": "development",
-                    "ASTRA_DATABASE_URL": database_url,
-                    "ASTRA_REDIS_URL": REDIS_URL,
-                    "ASTRA_REDIS_PREFIX": prefix,
-                    "ASTRA_JWT_SECRET": secrets.token_urlsafe(48),
-                    "ASTRA_SMTP_HOST": mailbox.host,
-                    "ASTRA_SMTP_PORT": str(mailbox.port),
-                    "ASTRA_SMTP_STARTTLS": "false",
-                    "ASTRA_DATA_DIR": str(Path(tmp) / "data"),
-                    "ASTRA_PUBLIC_URL": f"http://127.0.0.1:{port}",
-                }
-            )
-            argv = [*astra_command(), "serve", "--host", "127.0.0.1", "--port", str(port)]
-            argv += ["--workers", "1"]
-            async with running_server("astra", argv, port, env, Path(tmp), "/healthz") as server:
-                yield AgentsDeployment(AstraDeployment(server, mailbox), database_url)
-
-
-def _ok(response: httpx.Response) -> dict[str, object]:
-    if response.status_code != 200:
-        raise RuntimeError(
-            f"{response.request.method} {response.request.url.path} answered "
-            f"{response.status_code}: {response.text[:300]}"
-        )
-    body: dict[str, object] = response.json()
-    return body
 
 
 async def _seed_agents(database_url: str, tenant_id: str, count: int) -> None:
@@ -127,18 +66,18 @@ async def _seed_agents(database_url: str, tenant_id: str, count: int) -> None:
         await engine.dispose()
 
 
-async def _tenant_with_agents(deployment: AgentsDeployment) -> str:
+async def _tenant_with_agents(deployment: AstraDeployment) -> str:
     """A signed-up tenant with `AGENT_COUNT` agents; returns an `agents:read` API key."""
-    _, token = await sign_up(deployment.astra)
+    _, token = await sign_up(deployment)
     auth = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=deployment.astra.base_url, timeout=30.0) as client:
-        user = _ok(await client.get("/account/v1/user", headers=auth))["user"]
+    async with httpx.AsyncClient(base_url=deployment.base_url, timeout=30.0) as client:
+        user = json_ok(await client.get("/account/v1/user", headers=auth))["user"]
         assert isinstance(user, dict)
         tenant_id = str(user["current_tenant_id"])
         for template in ("faq-assistant", "lead-qualification", "customer-support")[:VIA_API]:
-            _ok(await client.post(AGENTS_PATH, json={"template_id": template}, headers=auth))
+            json_ok(await client.post(AGENTS_PATH, json={"template_id": template}, headers=auth))
         await _seed_agents(deployment.database_url, tenant_id, AGENT_COUNT - VIA_API)
-        key = _ok(
+        key = json_ok(
             await client.post(
                 "/account/v1/tenant/api-keys",
                 json={"name": "bench", "scopes": ["agents:read"]},
@@ -147,7 +86,9 @@ async def _tenant_with_agents(deployment: AgentsDeployment) -> str:
         )
         secret = str(key["secret"])
         # Prove the key and the data before measuring, so errors never pass for speed.
-        listed = _ok(await client.get(AGENTS_PATH, headers={"Authorization": f"Bearer {secret}"}))
+        listed = json_ok(
+            await client.get(AGENTS_PATH, headers={"Authorization": f"Bearer {secret}"})
+        )
         agents = listed["agents"]
         assert isinstance(agents, list)
         if len(agents) != AGENT_COUNT:
@@ -163,9 +104,9 @@ async def _measure(url: str, options: BenchOptions, headers: Sequence[str]) -> W
 
 
 async def measure_astra(options: BenchOptions) -> WrkResult:
-    async with agents_deployment() as deployment:
+    async with astra_deployment() as deployment:
         secret = await _tenant_with_agents(deployment)
-        url = f"{deployment.astra.base_url}{AGENTS_PATH}"
+        url = f"{deployment.base_url}{AGENTS_PATH}"
         return await _measure(url, options, [f"Authorization: Bearer {secret}"])
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 import sys
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +31,7 @@ BENCH_PASSWORD = "bench-password-1234"
 class AstraDeployment:
     server: Server
     mailbox: Mailbox
+    database_url: str = ""
 
     @property
     def base_url(self) -> str:
@@ -44,8 +45,11 @@ def astra_command() -> list[str]:
 
 
 @asynccontextmanager
-async def astra_deployment() -> AsyncIterator[AstraDeployment]:
-    """A migrated throwaway database, a fresh Redis prefix, an SMTP sink and one worker."""
+async def astra_deployment(
+    extra_env: Mapping[str, str] | None = None,
+) -> AsyncIterator[AstraDeployment]:
+    """A migrated throwaway database, a fresh Redis prefix, an SMTP sink and one worker;
+    `extra_env` adds or overrides settings (e.g. the LLM backend)."""
     async with throwaway_database() as database_url, redis_prefix() as prefix:
         await upgrade(database_url)
         with (
@@ -65,15 +69,16 @@ async def astra_deployment() -> AsyncIterator[AstraDeployment]:
                     "ASTRA_SMTP_STARTTLS": "false",
                     "ASTRA_DATA_DIR": str(Path(tmp) / "data"),
                     "ASTRA_PUBLIC_URL": f"http://127.0.0.1:{port}",
+                    **(extra_env or {}),
                 }
             )
             argv = [*astra_command(), "serve", "--host", "127.0.0.1", "--port", str(port)]
             argv += ["--workers", "1"]
             async with running_server("astra", argv, port, env, Path(tmp), "/healthz") as server:
-                yield AstraDeployment(server, mailbox)
+                yield AstraDeployment(server, mailbox, database_url)
 
 
-def _json(response: httpx.Response) -> dict[str, object]:
+def json_ok(response: httpx.Response) -> dict[str, object]:
     if response.status_code != 200:
         raise RuntimeError(
             f"{response.request.method} {response.request.url.path} answered "
@@ -88,15 +93,15 @@ async def sign_up(deployment: AstraDeployment, password: str = BENCH_PASSWORD) -
     """Register a new user through the API (code read from the email); return (email, token)."""
     email = f"bench-{secrets.token_hex(6)}@example.com"
     async with httpx.AsyncClient(base_url=deployment.base_url, timeout=30.0) as client:
-        started = _json(await client.post("/account/v1/auth/register", json={"email": email}))
+        started = json_ok(await client.post("/account/v1/auth/register", json={"email": email}))
         code = await deployment.mailbox.code_for(email)
-        verified = _json(
+        verified = json_ok(
             await client.post(
                 "/account/v1/auth/register/verify",
                 json={"email": email, "code": code, "token": started["token"]},
             )
         )
-        _json(
+        json_ok(
             await client.post(
                 "/account/v1/user/initial",
                 json={"password": password, "timezone": "UTC"},
@@ -108,7 +113,7 @@ async def sign_up(deployment: AstraDeployment, password: str = BENCH_PASSWORD) -
 
 
 async def login(client: httpx.AsyncClient, email: str, password: str) -> str:
-    body = _json(
+    body = json_ok(
         await client.post("/account/v1/auth/login", json={"email": email, "password": password})
     )
     return str(body["token"])

@@ -18,28 +18,23 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import msgspec
 
-from adapters.sql.migrate import upgrade
-from bench.astra import AstraDeployment, astra_command, sign_up
+from bench.astra import AstraDeployment, astra_deployment, json_ok, sign_up
 from bench.cpu import CpuUse, PidSource, between, pids_named, snapshot
 from bench.infra import (
-    REDIS_URL,
     Server,
     clean_environment,
     free_port,
-    redis_prefix,
     running_server,
-    throwaway_database,
 )
 from bench.report import BenchOptions, Row, main_for
 from bench.stream_client import FirstEvent, StreamConnection, TurnError, build_post
-from tests.support.mailbox import running_mailbox
 
 NAME = "e. chat streaming"
 TOKENS = 32
@@ -230,51 +225,18 @@ async def fake_upstream(log_dir: Path) -> AsyncIterator[Server]:
         yield server
 
 
-@asynccontextmanager
-async def astra_on(upstream_url: str) -> AsyncIterator[AstraDeployment]:
+def astra_on(upstream_url: str) -> AbstractAsyncContextManager[AstraDeployment]:
     """`bench.astra.astra_deployment` plus the LLM backend, an internal key and no chat rate
     limit worth hitting (the benchmark is about the turn path, not the limiter's refusals)."""
-    async with throwaway_database() as database_url, redis_prefix() as prefix:
-        await upgrade(database_url)
-        with (
-            running_mailbox() as mailbox,
-            tempfile.TemporaryDirectory(prefix="astra-bench-") as tmp,
-        ):
-            port = free_port()
-            env = clean_environment(
-                {
-                    "ASTRA_ENV": "development",
-                    "ASTRA_DATABASE_URL": database_url,
-                    "ASTRA_REDIS_URL": REDIS_URL,
-                    "ASTRA_REDIS_PREFIX": prefix,
-                    "ASTRA_JWT_SECRET": secrets.token_urlsafe(48),
-                    "ASTRA_INTERNAL_API_KEYS": INTERNAL_KEY,
-                    "ASTRA_SMTP_HOST": mailbox.host,
-                    "ASTRA_SMTP_PORT": str(mailbox.port),
-                    "ASTRA_SMTP_STARTTLS": "false",
-                    "ASTRA_DATA_DIR": str(Path(tmp) / "data"),
-                    "ASTRA_PUBLIC_URL": f"http://127.0.0.1:{port}",
-                    "ASTRA_LLM_BACKEND": "openai",
-                    "ASTRA_LLM_BASE_URL": f"{upstream_url}/v1",
-                    "ASTRA_LLM_MODEL": "fake",
-                    "ASTRA_CHAT_RATE_PER_TENANT_PER_MINUTE": str(10**9),
-                }
-            )
-            argv = [*astra_command(), "serve", "--host", "127.0.0.1", "--port", str(port)]
-            argv += ["--workers", "1"]
-            async with running_server("astra", argv, port, env, Path(tmp), "/healthz") as server:
-                yield AstraDeployment(server, mailbox)
-
-
-def _ok(response: httpx.Response) -> dict[str, object]:
-    if response.status_code != 200:
-        raise RuntimeError(
-            f"{response.request.method} {response.request.url.path} answered "
-            f"{response.status_code}: {response.text[:300]}"
-        )
-    body = response.json()
-    assert isinstance(body, dict)
-    return body
+    return astra_deployment(
+        {
+            "ASTRA_INTERNAL_API_KEYS": INTERNAL_KEY,
+            "ASTRA_LLM_BACKEND": "openai",
+            "ASTRA_LLM_BASE_URL": f"{upstream_url}/v1",
+            "ASTRA_LLM_MODEL": "fake",
+            "ASTRA_CHAT_RATE_PER_TENANT_PER_MINUTE": str(10**9),
+        }
+    )
 
 
 async def chat_tenant(deployment: AstraDeployment) -> tuple[str, str]:
@@ -283,25 +245,25 @@ async def chat_tenant(deployment: AstraDeployment) -> tuple[str, str]:
     _, token = await sign_up(deployment)
     auth = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=deployment.base_url, timeout=30.0) as client:
-        tenant = _ok(await client.get("/account/v1/user/tenants/current", headers=auth))
+        tenant = json_ok(await client.get("/account/v1/user/tenants/current", headers=auth))
         tenant_id = str(tenant["tenant"]["id"])  # type: ignore[index]
-        templates = _ok(await client.get("/mapping/v1/templates", headers=auth))
+        templates = json_ok(await client.get("/mapping/v1/templates", headers=auth))
         template_id = str(templates["templates"][0]["id"])  # type: ignore[index]
-        agent = _ok(
+        agent = json_ok(
             await client.post(
                 "/mapping/v1/agents",
                 json={"template_id": template_id, "name": "Bench agent"},
                 headers=auth,
             )
         )
-        key = _ok(
+        key = json_ok(
             await client.post(
                 "/account/v1/tenant/api-keys",
                 json={"name": "bench", "scopes": ["chat:write"]},
                 headers=auth,
             )
         )
-        _ok(
+        json_ok(
             await client.post(
                 f"/usage/internal/v1/tenants/{tenant_id}/credits",
                 json={"amount": CREDITS, "reason": "benchmark"},
@@ -310,7 +272,7 @@ async def chat_tenant(deployment: AstraDeployment) -> tuple[str, str]:
         )
         api_key, agent_id = str(key["secret"]), str(agent["agent_id"])
         # Prove a turn works before measuring, so errors never pass for speed.
-        check = _ok(
+        check = json_ok(
             await client.post(
                 "/chat/v1/messages",
                 json={
@@ -398,7 +360,7 @@ def _rows(scenario: Scenario, direct: LoadResult, astra: LoadResult) -> list[Row
 
 async def _configure_upstream(upstream_url: str, delay_ms: int) -> None:
     async with httpx.AsyncClient(base_url=upstream_url, timeout=10.0) as client:
-        _ok(await client.put("/_config", json={"tokens": TOKENS, "delay_ms": delay_ms}))
+        json_ok(await client.put("/_config", json={"tokens": TOKENS, "delay_ms": delay_ms}))
 
 
 async def run(options: BenchOptions) -> list[Row]:
