@@ -3,8 +3,8 @@
 Rules (see `LLMBackend.stream`):
 - Timeouts: `connect` (TCP/TLS, by httpx), `first_byte` (from sending the request until the
   response headers *and* the first event), `idle` (longest silence between two events). The last
-  two wrap each await in `asyncio.timeout`, so a server that trickles keep-alive bytes cannot
-  stretch a read timeout forever. Any of them → `Unavailable`.
+  two are one timer around the waits for events (`_SilenceLimit`), so a server that trickles
+  keep-alive bytes cannot stretch a read timeout forever. Any of them → `Unavailable`.
 - Retries happen only before the response is accepted: connect errors, 5xx and 429 (honouring
   `Retry-After` up to `MAX_RETRY_AFTER` seconds; longer waits are reported, not slept), with
   exponential backoff. Once the stream is accepted nothing is retried, so a reply is never sent
@@ -36,7 +36,7 @@ from typing import Any
 
 import httpx
 import msgspec
-from httpx_sse import EventSource, SSEError, aconnect_sse
+from httpx_sse import EventSource, ServerSentEvent, SSEError, aconnect_sse
 
 from adapters.llm.token_count import count_prompt_tokens
 from application.chat.ports import Completion, LLMBackend, LLMEvent, LLMRequest, TextDelta
@@ -47,6 +47,8 @@ logger = logging.getLogger("astra.llm")
 MAX_RETRY_AFTER = 10.0
 BACKOFF_BASE = 0.25
 ERROR_BODY_LIMIT = 16 * 1024
+# While the consumer holds an item past the deadline, how often the timer looks again.
+MIN_RECHECK = 0.05
 CONTEXT_OVERFLOW = "the conversation is too long for the model's context"
 _CONTEXT_HINTS = ("context", "too long", "exceed")
 
@@ -85,6 +87,67 @@ class _Chunk(msgspec.Struct):
 
 
 _decode_chunk = msgspec.json.Decoder(_Chunk).decode
+# msgspec rather than httpx's `json=` (stdlib json): the prompt is encoded on every turn.
+_encode_body = msgspec.json.Encoder().encode
+
+
+class _SilenceLimit:
+    """The first-byte and idle limits of one stream, on a single timer.
+
+    `next(events, seconds)` waits for the next event at most `seconds` (None: until the
+    first-byte deadline) and raises `TimeoutError` when none came. Only the wait counts, not the
+    time the consumer holds an item. Setting the deadline is a float store per event: a new
+    `asyncio.timeout` per event cost a timer object and a task lookup per token. The one timer
+    fires at most once per limit; when the reader is waiting past its deadline it cancels the
+    task, which is then suspended inside that wait (the only place the cancellation can land),
+    and the wait turns it into `TimeoutError`, as `asyncio.timeout` would. One stream is read by
+    one task (the one that built the limit), as `LLMBackend.stream` consumers do.
+    """
+
+    __slots__ = ("_deadline", "_expired", "_handle", "_loop", "_task", "_waiting")
+
+    def __init__(self, first_deadline: float) -> None:
+        self._loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("a model stream must be read inside a task")
+        self._task = task
+        self._deadline = first_deadline
+        self._waiting = False
+        self._expired = False
+        self._handle = self._loop.call_at(first_deadline, self._check)
+
+    async def next(
+        self, events: AsyncIterator[ServerSentEvent], seconds: float | None
+    ) -> ServerSentEvent:
+        if seconds is not None:
+            self._deadline = self._loop.time() + seconds
+            if self._deadline < self._handle.when():
+                # Earlier than the armed timer: at most once, after the first event (idle < what
+                # is left of the first-byte window); later deadlines only grow.
+                self._handle.cancel()
+                self._handle = self._loop.call_at(self._deadline, self._check)
+        self._waiting = True
+        try:
+            return await anext(events)
+        except asyncio.CancelledError:
+            if self._expired and self._task.uncancel() == 0:
+                self._expired = False
+                raise TimeoutError from None
+            raise
+        finally:
+            self._waiting = False
+
+    def close(self) -> None:
+        self._handle.cancel()
+
+    def _check(self) -> None:
+        now = self._loop.time()
+        if self._waiting and now >= self._deadline:
+            self._expired = True
+            self._task.cancel()
+        else:
+            self._handle = self._loop.call_at(max(self._deadline, now + MIN_RECHECK), self._check)
 
 
 class _RetryableFailure(Exception):
@@ -120,6 +183,7 @@ class OpenAICompatibleBackend(LLMBackend):
         self._client = client
         self._url = base_url.rstrip("/") + "/chat/completions"
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._json_headers = {**self._headers, "Content-Type": "application/json"}
         self._default_model = default_model
         self._timeouts = timeouts
         self._max_retries = max_retries
@@ -132,31 +196,32 @@ class OpenAICompatibleBackend(LLMBackend):
     async def stream(self, request: LLMRequest) -> AsyncIterator[LLMEvent]:
         body = self._body(request)
         state = _StreamState(model=str(body["model"]))
+        idle = self._timeouts.idle
         async with contextlib.AsyncExitStack() as stack:
             # The first-byte window of the accepted attempt also covers its first event.
             source, first_byte_deadline = await self._open_with_retries(stack, body)
-            deadline: float | None = first_byte_deadline
             events = await stack.enter_async_context(contextlib.aclosing(source.aiter_sse()))
-            while not state.done:
-                try:
-                    # First event: the rest of the first-byte window; later ones: the idle limit.
-                    limit = (
-                        asyncio.timeout_at(deadline)
-                        if deadline is not None
-                        else asyncio.timeout(self._timeouts.idle)
-                    )
-                    async with limit:
-                        event = await anext(events)
-                except StopAsyncIteration:
-                    break
-                except TimeoutError:
-                    raise self._timed_out(first=deadline is not None) from None
-                except (httpx.HTTPError, SSEError):
-                    raise Unavailable("the model server connection broke mid-reply") from None
-                deadline = None
-                text = self._apply(event.data, state)
-                if text:
-                    yield TextDelta(text)
+            silence = _SilenceLimit(first_byte_deadline)
+            try:
+                while not state.done:
+                    try:
+                        event = await silence.next(events, None if state.events == 0 else idle)
+                    except StopAsyncIteration:
+                        break
+                    except (httpx.HTTPError, SSEError):
+                        raise Unavailable("the model server connection broke mid-reply") from None
+                    text = self._apply(event.data, state)
+                    if text:
+                        yield TextDelta(text)
+                # Not read on to the end of the body after `[DONE]`, so the connection is closed
+                # rather than pooled. Deliberate for now: with httpcore 1.0.9 every request and
+                # every release walks all pooled connections, quadratically in the idle ones
+                # (encode/httpcore#1035), and at 32 concurrent turns that cost more CPU than a
+                # new loopback connection per turn.
+            except TimeoutError:
+                raise self._timed_out(first=state.events == 0) from None
+            finally:
+                silence.close()
         if state.events == 0:
             await self._explain_empty_stream(body)
         if not state.done and state.finish_reason is None:
@@ -211,8 +276,8 @@ class OpenAICompatibleBackend(LLMBackend):
                             self._client,
                             "POST",
                             self._url,
-                            json=body,
-                            headers=dict(self._headers),
+                            content=_encode_body(body),
+                            headers=self._json_headers,
                             timeout=self._http_timeout,
                         )
                     )

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from application.chat.ports import ConversationRepository, MessageRepository
+from application.chat.ports import ConversationRepository, FinalReply, MessageRepository
 from domain.chat.models import Conversation, Message, MessageRole
 from domain.errors import AlreadyExists, NotFound
 
@@ -173,18 +173,19 @@ class InMemoryMessageRepository(MessageRepository):
             raise AlreadyExists("idempotency key already used")
         pending.messages[message.id] = copy.deepcopy(message)
 
-    async def update(self, message: Message) -> None:
-        stored = self._pending.message(message.tenant_id, message.id)
+    async def finish(self, tenant_id: str, message_id: str, reply: FinalReply) -> None:
+        stored = self._pending.message(tenant_id, message_id)
         if stored is None:
             raise NotFound("message not found")
         # Only what the SQL UPDATE writes; the rest of the row stays as stored.
-        stored.content = message.content
-        stored.status = message.status
-        stored.credits = message.credits
-        stored.prompt_tokens = message.prompt_tokens
-        stored.completion_tokens = message.completion_tokens
-        stored.error_code = message.error_code
-        stored.idempotency_key = message.idempotency_key
+        stored.content = reply.content
+        stored.status = reply.status
+        stored.credits = reply.credits
+        stored.prompt_tokens = reply.prompt_tokens
+        stored.completion_tokens = reply.completion_tokens
+        stored.error_code = reply.error_code
+        if reply.frees_idempotency_key:
+            stored.idempotency_key = ""
         self._pending.messages[stored.id] = stored
 
     async def get(self, tenant_id: str, message_id: str) -> Message | None:

@@ -140,7 +140,7 @@ class InMemoryLedgerRepository(LedgerRepository):
     async def balance(self, tenant_id: str, now: datetime) -> int:
         return sum(g.remaining for g in await self.usable_grants(tenant_id, now))
 
-    def atomic(self) -> AtomicLedgerOperations | None:
+    def atomic(self, *, in_transaction: bool = False) -> AtomicLedgerOperations | None:
         return None  # the generic steps are already atomic here (checked at `apply`)
 
     def apply(self) -> None:

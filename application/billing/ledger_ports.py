@@ -18,9 +18,9 @@ class AtomicLedgerOperations(Protocol):
     returned latest expiry first, all or nothing), with the hot grant rows locked for one
     statement instead of several round trips.
 
-    Each call is its own transaction, committed when it returns (the statement is atomic
-    by itself); it does not see, and is not undone with, the caller's unit of work, so call
-    it with nothing uncommitted there.
+    Unless obtained with `atomic(in_transaction=True)`, each call is its own transaction,
+    committed when it returns (the statement is atomic by itself); it does not see, and is
+    not undone with, the caller's unit of work, so call it with nothing uncommitted there.
     """
 
     async def reserve(
@@ -145,9 +145,14 @@ class LedgerRepository(Protocol):
         """Sum of `remaining` of the usable grants at `now` (no locks)."""
         ...
 
-    def atomic(self) -> AtomicLedgerOperations | None:
+    def atomic(self, *, in_transaction: bool = False) -> AtomicLedgerOperations | None:
         """One-statement operations when the storage has them, else None (the service then
-        uses the steps above)."""
+        uses the steps above).
+
+        `in_transaction=True`: the statements run inside this unit of work instead of each in
+        its own transaction — they see its uncommitted rows, commit or roll back with it, and
+        keep the grant rows they touch locked until then.
+        """
         ...
 
 

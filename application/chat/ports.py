@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Protocol
 
 from application.agents.ports import AgentProfile
-from domain.chat.models import Conversation, Message
+from domain.chat.models import Conversation, Message, MessageStatus
 
 # ---------------------------------------------------------------- model backend
 
@@ -83,15 +83,30 @@ class ConversationRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class FinalReply:
+    """What a finished turn writes onto its pending assistant message; the rest stays."""
+
+    content: str
+    status: MessageStatus
+    credits: int
+    prompt_tokens: int
+    completion_tokens: int
+    error_code: int = 0
+    # A failure a retry may cure frees the Idempotency-Key, so the retry runs the turn again.
+    frees_idempotency_key: bool = False
+
+
 class MessageRepository(Protocol):
     async def add(self, message: Message) -> None:
         """Raises `AlreadyExists` when (tenant, idempotency_key) is taken (non-empty keys);
         the transaction stays usable."""
         ...
 
-    async def update(self, message: Message) -> None:
-        """Writes content, status, credits, token counts, error_code and idempotency_key
-        (cleared when a failed turn may be retried under the same key)."""
+    async def finish(self, tenant_id: str, message_id: str, reply: FinalReply) -> None:
+        """Write `reply` onto the message in one statement, without reading it first (the
+        idempotency key is cleared when `reply.frees_idempotency_key`). Missing (or another
+        tenant's) → `NotFound`."""
         ...
 
     async def get(self, tenant_id: str, message_id: str) -> Message | None: ...

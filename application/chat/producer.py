@@ -17,6 +17,7 @@ from application.chat.lead_extraction import TurnFacts, sighting_for
 from application.chat.ports import (
     Completion,
     ConcurrencyLimiter,
+    FinalReply,
     Lease,
     LLMBackend,
     StopWatch,
@@ -27,7 +28,6 @@ from application.chat.prompt import build_request
 from application.chat.turn import AnswerDelta, ChatTurn, TurnFailed, TurnFinished, TurnUsage
 from application.common.ports import Clock, UnitOfWorkFactory
 from domain.chat.models import Message, MessageStatus
-from domain.chat.rules import bounded_history
 from domain.errors import AstraError, ErrorCode, Unavailable
 
 # Failures that a retry may cure (model server down, overloaded, a bug of ours).
@@ -48,6 +48,7 @@ class TurnPlan:
     external_user_id: str
     source: str
     message_content: str
+    history: list[Message]  # earlier messages for the prompt, read when the turn was stored
     inputs: dict[str, Any]
     profile: AgentProfile
     user_message_id: str
@@ -85,7 +86,8 @@ class TurnProducer:
       gone) or after `policy.max_turn_seconds`; the reply is then `aborted`.
     - Credits: settled in full when the reply has any text and did not fail, else released.
     - The assistant message is stored with its final status, text, credits and tokens, and
-      the conversation counts it, before the last event is sent.
+      the conversation counts it, before the last event is sent — in the same transaction as
+      the settle or release and the balance read.
     - A lead sighting from the inputs and the user's message is recorded best effort.
     - The concurrency lease and the task registration are freed before the last event, so the
       client's next message is not refused as concurrent.
@@ -129,26 +131,12 @@ class TurnProducer:
             turn.emit(final)
             turn.close()
 
-    async def _history(self, plan: TurnPlan) -> list[Message]:
-        if self._policy.history_messages <= 0:
-            return []
-        async with self._uow() as uow:
-            recent = await uow.messages.recent(
-                plan.tenant_id, plan.conversation_id, self._policy.history_messages + 2
-            )
-        # The turn's own user message and pending reply are already stored: leave them out.
-        own = {plan.user_message_id, plan.message_id}
-        earlier = [m for m in recent if m.id not in own]
-        newest = earlier[-self._policy.history_messages :]
-        return bounded_history(newest, self._policy.history_chars)
-
     async def _produce(self, turn: ChatTurn, plan: TurnPlan) -> _Outcome:
         outcome = _Outcome()
         started = time.monotonic()
 
         async def consume() -> None:
-            history = await self._history(plan)
-            request = build_request(plan.profile, plan.inputs, history, plan.message_content)
+            request = build_request(plan.profile, plan.inputs, plan.history, plan.message_content)
             stream = self._backend.stream(request)
             try:
                 async for event in stream:
@@ -194,33 +182,34 @@ class TurnProducer:
     async def _account(self, plan: TurnPlan, outcome: _Outcome) -> TurnFinished | TurnFailed:
         now = self._clock.now()
         charged = outcome.status is not MessageStatus.FAILED and bool(outcome.answer)
-        debited = 0
-        if plan.reserved:
-            if charged:
-                await self._ledger.settle(plan.message_id, plan.reserved, now)
-                debited = plan.reserved
-            else:
-                await self._ledger.release(plan.message_id, now)
-        balance = await self._ledger.balance(plan.tenant_id, now)
+        debited = plan.reserved if charged else 0
         usage = outcome.usage
+        error = outcome.error
+        reply = FinalReply(
+            content=outcome.answer,
+            status=outcome.status,
+            credits=debited,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            error_code=int(error.code) if error else 0,
+            # Nothing was charged and the cause was passing: a retry under the same
+            # Idempotency-Key must run the turn again, not replay this failure.
+            frees_idempotency_key=error is not None and error.code in RETRYABLE_CODES,
+        )
+        # One transaction, rows in the start's lock order (conversation, then the tenant's
+        # grants) so a start and an end of one conversation cannot deadlock; the grants come
+        # last, so they stay locked only until the commit right after.
         async with self._uow() as uow:
-            message = await uow.messages.get(plan.tenant_id, plan.message_id)
-            if message is not None:
-                message.content = outcome.answer
-                message.status = outcome.status
-                message.credits = debited
-                message.prompt_tokens = usage.prompt_tokens
-                message.completion_tokens = usage.completion_tokens
-                message.error_code = int(outcome.error.code) if outcome.error else 0
-                if outcome.error is not None and outcome.error.code in RETRYABLE_CODES:
-                    # Nothing was charged and the cause was passing: a retry under the same
-                    # Idempotency-Key must run the turn again, not replay this failure.
-                    message.idempotency_key = ""
-                await uow.messages.update(message)
+            await uow.messages.finish(plan.tenant_id, plan.message_id, reply)
             await uow.conversations.record_messages(plan.tenant_id, plan.conversation_id, 1, now)
+            if plan.reserved and charged:
+                await self._ledger.settle_in(uow, plan.message_id, plan.reserved, now)
+            elif plan.reserved:
+                await self._ledger.release_in(uow, plan.message_id, now)
+            balance = await self._ledger.balance_in(uow, plan.tenant_id, now)
             await uow.commit()
-        if outcome.error is not None:
-            return TurnFailed(outcome.error)
+        if error is not None:
+            return TurnFailed(error)
         return TurnFinished(outcome.answer, outcome.status, usage, debited, balance)
 
     async def _record_lead(self, plan: TurnPlan) -> None:

@@ -6,7 +6,6 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
-from datetime import datetime
 from typing import Any
 
 from application.agents.ports import AgentProfile, AgentReader
@@ -26,6 +25,7 @@ from application.common.ports import Clock, IdGenerator, RateLimiter, UnitOfWork
 from application.tenancy.access import authorize
 from domain.chat.models import Conversation, Message, MessageRole, MessageStatus
 from domain.chat.rules import (
+    bounded_history,
     check_idempotency_key,
     check_turn_fields,
     parse_response_mode,
@@ -63,10 +63,11 @@ class SendChatMessage:
     - `Idempotency-Key`: the same key and request replay the stored reply without touching
       the ledger (the first attempt still running → `ResourceExhausted`, retry after 1 s);
       the same key with another request → `InvalidArgument`.
-    - The user message, the `pending` assistant message (and a new conversation) are stored
-      in one unit of work; the turn then runs as its own task, so its accounting finishes
-      even when the HTTP request goes away. Errors raised by `start` happen before any model
-      call and before any stream is opened.
+    - The credit reservation, the user message, the `pending` assistant message (and a new
+      conversation) are stored in one unit of work, which also reads the prompt history of
+      an existing conversation; the turn then runs as its own task, so its accounting
+      finishes even when the HTTP request goes away. Errors raised by `start` happen before
+      any model call and before any stream is opened.
     """
 
     def __init__(
@@ -150,10 +151,6 @@ class SendChatMessage:
                 raise ResourceExhausted(
                     "too many chat messages for this tenant", retry_after=decision.retry_after
                 )
-            reserved = policy.credits_per_message
-            if reserved:
-                await self._ledger.reserve(tenant_id, reserved, message_id, profile.agent.id, now)
-                undo.push_async_callback(_quietly, self._release_credits, message_id)
             watch = await self._registry.start(
                 RunningTask(task_id, tenant_id, request.external_user_id),
                 policy.lease_ttl_seconds,
@@ -192,11 +189,13 @@ class SendChatMessage:
                     agent_id=profile.agent.id,
                     external_user_id=request.external_user_id,
                     source=request.source,
-                    message_count=0,
+                    message_count=1,  # the user message is visible (and counted) at once
                     created_at=now,
                     updated_at=now,
                 )
-            if not await self._store(new_conversation, user_message, reply, now):
+            reserved = policy.credits_per_message
+            history = await self._store(new_conversation, user_message, reply, reserved)
+            if history is None:
                 return None  # the exit stack frees what was taken
             undo.pop_all()
         turn = ChatTurn(
@@ -214,6 +213,7 @@ class SendChatMessage:
             external_user_id=request.external_user_id,
             source=request.source,
             message_content=request.message_content,
+            history=history,
             inputs=merged_inputs(profile, request.inputs),
             profile=profile,
             user_message_id=user_message_id,
@@ -228,28 +228,49 @@ class SendChatMessage:
         return turn
 
     async def _store(
-        self, conversation: Conversation | None, user: Message, reply: Message, now: datetime
-    ) -> bool:
-        """One unit of work; False when another attempt took the idempotency key first."""
+        self, new_conversation: Conversation | None, user: Message, reply: Message, reserved: int
+    ) -> list[Message] | None:
+        """One unit of work: the prompt history (of an existing conversation), the messages
+        and the reservation of `reserved` credits keyed by the reply's id. Returns the
+        history; None when another attempt took the idempotency key first.
+
+        Only the database is awaited inside: the reservation keeps the tenant's grant rows
+        locked until the commit, so it comes last, after the rows of this conversation
+        (the order the turn's end locks them in too).
+        """
+        tenant_id, conversation_id, now = user.tenant_id, user.conversation_id, user.created_at
         try:
             async with self._uow() as uow:
-                if conversation is not None:
-                    await uow.conversations.add(conversation)
+                history: list[Message] = []
+                if new_conversation is None:
+                    # Read before this turn's messages are added: they are not history.
+                    history = await self._history(uow, tenant_id, conversation_id)
+                    # The user message is visible (and counted) at once; the reply when final.
+                    await uow.conversations.record_messages(tenant_id, conversation_id, 1, now)
+                else:
+                    await uow.conversations.add(new_conversation)  # already counts the user's
                 await uow.messages.add(user)
                 await uow.messages.add(reply)
-                # The user message is visible (and counted) at once; the reply when final.
-                await uow.conversations.record_messages(
-                    user.tenant_id, user.conversation_id, 1, now
-                )
+                if reserved:
+                    await self._ledger.reserve_in(
+                        uow, tenant_id, reserved, reply.id, reply.agent_id, now
+                    )
                 await uow.commit()
         except AlreadyExists:
-            # Only the reply's idempotency key can clash (every id here is new), at the
-            # insert or, for a concurrent transaction, at the commit.
-            return False
-        return True
+            # Only the reply's idempotency key can clash (every id here is new, the
+            # reservation key too), at the insert or, for a concurrent transaction, at the
+            # commit.
+            return None
+        return history
 
-    async def _release_credits(self, key: str) -> None:
-        await self._ledger.release(key, self._clock.now())
+    async def _history(
+        self, uow: UnitOfWork, tenant_id: str, conversation_id: str
+    ) -> list[Message]:
+        limit = self._policy.history_messages
+        if limit <= 0:
+            return []
+        recent = await uow.messages.recent(tenant_id, conversation_id, limit)
+        return bounded_history(recent, self._policy.history_chars)
 
     async def _replay(self, stored: Message) -> ChatTurn:
         balance = 0

@@ -53,7 +53,9 @@ class ChatTurn:
     """Handle on one turn. The producer runs as its own task; this side only reads events.
 
     - `next_event(wait_seconds)` returns None when nothing arrived in time (the SSE layer then
-      writes a ping); the wait never disturbs the producer.
+      writes a ping); the wait never disturbs the producer. `next_events(wait_seconds)` is the
+      same but returns everything queued at once ([] when nothing arrived in time), so a fast
+      producer's deltas are written to the client together.
     - `abort()` asks the producer to stop (client gone) and waits up to a second for it to
       close the model call, settle and store the reply.
     - The last event is always a `TurnFinished` or a `TurnFailed`.
@@ -84,12 +86,27 @@ class ChatTurn:
     # ------------------------------------------------------------------ consumer side
 
     async def next_event(self, wait_seconds: float | None = None) -> TurnEvent | None:
+        events = self._events
+        if not events.empty():
+            return events.get_nowait()  # the common case under load: no timer, no wait
         if wait_seconds is None:
-            return await self._events.get()
+            return await events.get()
         try:
-            return await asyncio.wait_for(self._events.get(), wait_seconds)
+            # `asyncio.timeout`, not `wait_for`: wait_for wraps the get in a task of its own.
+            async with asyncio.timeout(wait_seconds):
+                return await events.get()
         except TimeoutError:
             return None
+
+    async def next_events(self, wait_seconds: float | None = None) -> list[TurnEvent]:
+        first = await self.next_event(wait_seconds)
+        if first is None:
+            return []
+        batch = [first]
+        events = self._events
+        while not events.empty():
+            batch.append(events.get_nowait())
+        return batch
 
     async def result(self) -> TurnFinished | TurnFailed:
         """Wait for the end of the turn (blocking mode), skipping the deltas."""

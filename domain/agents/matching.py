@@ -22,12 +22,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from domain.agents.models import Intention
 
 MATCH_THRESHOLD = 0.35
 TOKEN_WEIGHT = 0.6
 TRIGRAM_WEIGHT = 0.4
+# Intention names and examples seen recently, with their features: every chat turn matches its
+# message against the same few agents' phrases, so they are normalized once, not per turn.
+PHRASE_CACHE_SIZE = 4096
 
 _WORDS = re.compile(r"[^\W_]+")
 _VOWELS = frozenset("aeiouy")
@@ -98,7 +102,7 @@ def _trigrams(words: Iterable[str]) -> set[str]:
     return grams
 
 
-def _overlap(message: set[str], phrase: set[str]) -> float:
+def _overlap(message: frozenset[str], phrase: frozenset[str]) -> float:
     if not message or not phrase:
         return 0.0
     shared = len(message & phrase)
@@ -107,23 +111,44 @@ def _overlap(message: set[str], phrase: set[str]) -> float:
     return (containment + jaccard) / 2
 
 
+@dataclass(frozen=True, slots=True)
+class _Features:
+    tokens: frozenset[str]
+    trigrams: frozenset[str]
+
+
+def _features(text: str) -> _Features:
+    words = frozenset(tokens(text))
+    return _Features(tokens=words, trigrams=frozenset(_trigrams(words)))
+
+
+# Only phrases go through the cache: they repeat across turns and are bounded by the agents'
+# configuration, whereas messages are unique and may be long.
+_phrase_features = lru_cache(maxsize=PHRASE_CACHE_SIZE)(_features)
+
+
+def _score(message: _Features, phrase: _Features) -> float:
+    token_score = _overlap(message.tokens, phrase.tokens)
+    trigram_score = _overlap(message.trigrams, phrase.trigrams)
+    return TOKEN_WEIGHT * token_score + TRIGRAM_WEIGHT * trigram_score
+
+
 def similarity(message: str, phrase: str) -> float:
     """How well `message` matches one intention phrase, 0..1 (see the module docstring)."""
-    message_tokens, phrase_tokens = set(tokens(message)), set(tokens(phrase))
-    token_score = _overlap(message_tokens, phrase_tokens)
-    trigram_score = _overlap(_trigrams(message_tokens), _trigrams(phrase_tokens))
-    return TOKEN_WEIGHT * token_score + TRIGRAM_WEIGHT * trigram_score
+    return _score(_features(message), _phrase_features(phrase))
 
 
 def match_intention(message: str, intentions: Sequence[Intention]) -> IntentionMatch | None:
     """The enabled intention `message` matches best, or None below `MATCH_THRESHOLD`."""
+    features = _features(message)  # once per call, not once per phrase
     best: IntentionMatch | None = None
     best_key: tuple[float, int] | None = None
     for intention in intentions:
         if not intention.enabled:
             continue
-        phrases = [intention.name, *intention.examples]
-        score = max(similarity(message, phrase) for phrase in phrases)
+        score = _score(features, _phrase_features(intention.name))
+        for example in intention.examples:
+            score = max(score, _score(features, _phrase_features(example)))
         # Rounded so float noise cannot beat the priority/order tie-break.
         key = (round(score, 6), intention.priority)
         if score >= MATCH_THRESHOLD and (best_key is None or key > best_key):

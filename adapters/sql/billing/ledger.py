@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Table, func, select, update
+from sqlalchemy import ColumnElement, Select, Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from adapters.sql.billing.ledger_atomic import PostgresAtomicLedger
@@ -34,12 +34,12 @@ class SqlLedgerRepository(LedgerRepository):
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    def atomic(self) -> AtomicLedgerOperations | None:
+    def atomic(self, *, in_transaction: bool = False) -> AtomicLedgerOperations | None:
         # SQLite's single writer already serializes the generic steps; only PostgreSQL has
         # (and needs) the one-statement path.
         bind = self._session.bind
         if isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql":
-            return PostgresAtomicLedger(bind)
+            return PostgresAtomicLedger(self._session if in_transaction else bind)
         return None
 
     @translate_unavailable
@@ -151,12 +151,17 @@ class SqlLedgerRepository(LedgerRepository):
 
     @translate_unavailable
     async def balance(self, tenant_id: str, now: datetime) -> int:
-        total = await self._session.scalar(
-            select(func.coalesce(func.sum(_GRANTS.c.remaining), 0)).where(
-                *_active_conditions(tenant_id, now), _GRANTS.c.remaining > 0
-            )
-        )
+        total = await self._session.scalar(_BALANCE, {"b_tenant_id": tenant_id, "b_now": now})
         return int(total or 0)
+
+
+# Read at the end of every chat turn: built once, with bind parameters.
+_BALANCE = select(func.coalesce(func.sum(_GRANTS.c.remaining), 0)).where(
+    _GRANTS.c.tenant_id == bindparam("b_tenant_id"),
+    _GRANTS.c.starts_at <= bindparam("b_now"),
+    _GRANTS.c.expires_at > bindparam("b_now"),
+    _GRANTS.c.remaining > 0,
+)
 
 
 def _active_conditions(tenant_id: str, now: datetime) -> tuple[ColumnElement[bool], ...]:

@@ -1,4 +1,4 @@
-"""PostgreSQL one-statement reserve, settle and release, each its own autocommitted transaction."""
+"""PostgreSQL one-statement reserve, settle and release, alone or in a caller's transaction."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import TextClause, text
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from adapters.sql.billing.ledger_records import reservation_to_domain
 from adapters.sql.errors import translate_unavailable
@@ -21,6 +21,10 @@ _UNIQUE_VIOLATION = "23505"
 # Lock the usable grants in consumption order (as the generic path does), allocate `:n`
 # earliest expiry first from the values read under the lock, take only if they cover `:n`,
 # and insert the reservation with its allocations in the same order.
+# The new `remaining` is computed from the locked value, not from `g.remaining`: after a
+# lock wait the UPDATE first builds its row from the statement's older snapshot and checks
+# the CHECK constraint on it before it re-reads the row, so `g.remaining - take` could fail
+# `remaining >= 0` spuriously under contention. The locked value is the current one.
 _RESERVE = text(
     """
 WITH usable AS (
@@ -34,11 +38,11 @@ ranked AS (
       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
   FROM usable),
 alloc AS (
-  SELECT id, least(remaining, :n - before) AS take, expires_at, starts_at
+  SELECT id, remaining, least(remaining, :n - before) AS take, expires_at, starts_at
   FROM ranked WHERE before < :n),
 enough AS (SELECT 1 FROM alloc HAVING sum(take) = :n),
 taken AS (
-  UPDATE credit_grants g SET remaining = g.remaining - a.take FROM alloc a
+  UPDATE credit_grants g SET remaining = a.remaining - a.take FROM alloc a
   WHERE g.id = a.id AND EXISTS (SELECT 1 FROM enough)
   RETURNING g.id)
 INSERT INTO credit_reservations
@@ -55,6 +59,10 @@ RETURNING *
 
 # Resolve the reservation first (its row lock decides a settle/release race), then return
 # the unspent part latest expiry first, as `domain.billing.ledger.split_returns` does.
+# The grant rows are locked first in consumption order, the order `_RESERVE` locks them in:
+# an UPDATE … FROM locks in whatever order its join plan yields, so a give-back and a
+# reserve crossing two grants could deadlock. The new `remaining` comes from the locked
+# (current) value for the same reason as in `_RESERVE` (`remaining <= amount` this time).
 _RESOLVE = text(
     """
 WITH r AS (
@@ -69,8 +77,14 @@ ret AS (
   SELECT id, least(amount, greatest(0, total - :spend - coalesce(sum(amount)
     OVER (ORDER BY ord DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0))) AS give
   FROM back),
+locked AS (
+  SELECT g.id, g.remaining FROM credit_grants g
+  WHERE g.id IN (SELECT id FROM ret WHERE give > 0)
+  ORDER BY g.expires_at, g.starts_at, g.id
+  FOR UPDATE),
 given AS (
-  UPDATE credit_grants g SET remaining = g.remaining + ret.give FROM ret
+  UPDATE credit_grants g SET remaining = l.remaining + ret.give
+  FROM ret JOIN locked l ON l.id = ret.id
   WHERE g.id = ret.id AND ret.give > 0
   RETURNING g.id)
 SELECT * FROM r
@@ -79,14 +93,24 @@ SELECT * FROM r
 
 
 class PostgresAtomicLedger(AtomicLedgerOperations):
-    """Runs each statement on a pool connection in autocommit: one round trip, and the grant
-    row lock ends inside the server with the statement, not a client round trip later."""
+    """Runs each statement in one of two places.
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    - On an engine: a pool connection in autocommit — one round trip, and the grant row lock
+      ends inside the server with the statement, not a client round trip later.
+    - On a session: inside that unit of work, so a chat turn reserves, settles or releases in
+      the transaction that also writes its messages (one commit instead of two). The grant
+      rows then stay locked until that transaction ends, so the caller keeps it short.
+      Nothing here can abort it on a duplicate except a reservation key already used, which
+      a fresh key (a new message id) never is.
+    """
+
+    def __init__(self, bind: AsyncEngine | AsyncSession) -> None:
+        self._bind = bind
 
     async def _run(self, statement: TextClause, params: dict[str, Any]) -> Row[Any] | None:
-        async with self._engine.connect() as connection:
+        if isinstance(self._bind, AsyncSession):
+            return (await self._bind.execute(statement, params)).first()
+        async with self._bind.connect() as connection:
             await connection.execution_options(isolation_level="AUTOCOMMIT")
             return (await connection.execute(statement, params)).first()
 

@@ -14,6 +14,7 @@ import pytest
 from adapters.memory.uow import InMemoryUnitOfWorkFactory
 from adapters.sql.engine import create_engine, create_sessionmaker
 from adapters.sql.uow import SqlUnitOfWorkFactory
+from application.chat.ports import FinalReply
 from application.common.ports import UnitOfWorkFactory
 from domain.chat.models import Conversation, Message, MessageRole, MessageStatus
 from domain.errors import AlreadyExists, NotFound
@@ -278,7 +279,7 @@ async def test_two_requests_racing_with_one_key_store_one_message(
     assert total == 1
 
 
-async def test_update_writes_the_outcome_and_nothing_else(uows: UnitOfWorkFactory) -> None:
+async def test_finish_writes_the_outcome_and_nothing_else(uows: UnitOfWorkFactory) -> None:
     conversation = await add_conversation(uows)
     pending = make_message(
         conversation,
@@ -290,23 +291,10 @@ async def test_update_writes_the_outcome_and_nothing_else(uows: UnitOfWorkFactor
         request_hash="hash",
     )
     await add_messages(uows, pending)
-    done = replace(
-        pending,
-        content="The answer",
-        status=MessageStatus.COMPLETED,
-        credits=3,
-        prompt_tokens=10,
-        completion_tokens=4,
-        error_code=0,
-        # Cleared when a failed turn may be retried under its key.
-        idempotency_key="",
-        # Not written by update: these must stay as stored.
-        agent_id="someone-else",
-        task_id="another-task",
-        created_at=pending.created_at + timedelta(hours=1),
-    )
+    # Cleared when a failed turn may be retried under its key.
+    done = FinalReply("The answer", MessageStatus.COMPLETED, 3, 10, 4, frees_idempotency_key=True)
     async with uows() as uow:
-        await uow.messages.update(done)
+        await uow.messages.finish(conversation.tenant_id, pending.id, done)
         # Read-your-writes within the transaction.
         seen = await uow.messages.get(conversation.tenant_id, pending.id)
         await uow.commit()
@@ -324,18 +312,36 @@ async def test_update_writes_the_outcome_and_nothing_else(uows: UnitOfWorkFactor
         assert await uow.messages.get(conversation.tenant_id, pending.id) == expected
 
 
-async def test_updating_a_missing_or_foreign_message_is_not_found(
+async def test_finish_keeps_the_idempotency_key_unless_told(uows: UnitOfWorkFactory) -> None:
+    conversation = await add_conversation(uows)
+    key = f"key-{new_id()}"
+    pending = make_message(
+        conversation, role=MessageRole.ASSISTANT, status=MessageStatus.PENDING, idempotency_key=key
+    )
+    await add_messages(uows, pending)
+    failed = FinalReply("", MessageStatus.FAILED, 0, 0, 0, error_code=3)
+    async with uows() as uow:
+        await uow.messages.finish(conversation.tenant_id, pending.id, failed)
+        await uow.commit()
+    async with uows() as uow:
+        stored = await uow.messages.get_by_idempotency_key(conversation.tenant_id, key)
+    assert stored is not None
+    assert (stored.id, stored.status, stored.error_code) == (pending.id, MessageStatus.FAILED, 3)
+
+
+async def test_finishing_a_missing_or_foreign_message_is_not_found(
     uows: UnitOfWorkFactory,
 ) -> None:
     conversation = await add_conversation(uows)
     message = make_message(conversation)
     await add_messages(uows, message)
     other = await add_tenant(uows)
+    hijack = FinalReply("hijack", MessageStatus.COMPLETED, 0, 0, 0)
     async with uows() as uow:
         with pytest.raises(NotFound):
-            await uow.messages.update(make_message(conversation))
+            await uow.messages.finish(conversation.tenant_id, new_id(), hijack)
         with pytest.raises(NotFound):
-            await uow.messages.update(replace(message, tenant_id=other.id, content="hijack"))
+            await uow.messages.finish(other.id, message.id, hijack)
     async with uows() as uow:
         stored = await uow.messages.get(conversation.tenant_id, message.id)
     assert stored is not None

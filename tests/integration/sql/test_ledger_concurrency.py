@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from adapters.sql.billing.ledger import SqlLedgerRepository
 from adapters.sql.billing.ledger_records import CreditGrantRecord, CreditReservationRecord
 from adapters.sql.engine import create_engine, create_sessionmaker
 from adapters.sql.uow import SqlUnitOfWorkFactory
@@ -22,6 +23,9 @@ from tests.integration.sql.factories import make_tenant, new_id, utc_now
 
 TURNS = 64
 BALANCE = 40
+# Turns that reserve and give back at once, in rounds: a race shows in some rounds only.
+CROWD = 32
+ROUNDS = 10
 
 
 @pytest.fixture
@@ -40,6 +44,21 @@ async def new_tenant(uow_factory: SqlUnitOfWorkFactory) -> str:
         await uow.tenants.add(tenant)
         await uow.commit()
     return tenant.id
+
+
+async def give_two_grants(
+    ledger: CreditLedger, tenant_id: str, now: datetime, first: int, second: int
+) -> None:
+    """Two grants, so reservations also cross from one into the next under contention."""
+    for amount, days in ((first, 2), (second, 30)):
+        spec = GrantSpec(
+            GrantSource.PERIOD,
+            amount,
+            now - timedelta(hours=1),
+            now + timedelta(days=days),
+            f"period:{days}",
+        )
+        await ledger.grant(tenant_id, spec, now)
 
 
 async def ledger_totals(uow_factory: SqlUnitOfWorkFactory, tenant_id: str) -> tuple[int, int]:
@@ -67,16 +86,7 @@ async def test_reserve_never_overdraws_under_64_concurrent_turns(
     tenant_id = await new_tenant(wide_uow_factory)
     ledger = CreditLedger(wide_uow_factory, SequentialIds(f"grant-{new_id()}"))
     now = utc_now()
-    # Two grants, so reservations also cross from one grant into the next under contention.
-    for amount, days in ((BALANCE // 4, 2), (BALANCE - BALANCE // 4, 30)):
-        spec = GrantSpec(
-            GrantSource.PERIOD,
-            amount,
-            now - timedelta(hours=1),
-            now + timedelta(days=days),
-            f"period:{days}",
-        )
-        await ledger.grant(tenant_id, spec, now)
+    await give_two_grants(ledger, tenant_id, now, BALANCE // 4, BALANCE - BALANCE // 4)
     start = asyncio.Event()
 
     async def turn(index: int) -> object:
@@ -151,3 +161,76 @@ async def test_settling_and_releasing_concurrently_never_drifts(
     assert all(r is not None and r.status is not ReservationStatus.RESERVED for r in final)
     assert await ledger.balance(tenant_id, now) == 10 * TURNS - spent
     assert await ledger_totals(wide_uow_factory, tenant_id) == (10 * TURNS - spent, 0)
+
+
+async def reserve_then_resolve(
+    uow_factory: SqlUnitOfWorkFactory,
+    ledger: CreditLedger,
+    tenant_id: str,
+    index: int,
+    now: datetime,
+    *,
+    shared: bool,
+) -> None:
+    """A chat turn's start (reserve 3) and end (settle 2, or release) transactions."""
+    key = f"{tenant_id}:{index}"
+    if not shared:
+        await ledger.reserve(tenant_id, 3, key, "agent-1", now)
+        if index % 2:
+            await ledger.release(key, now)
+        else:
+            await ledger.settle(key, 2, now)
+        return
+    async with uow_factory() as uow:
+        await ledger.reserve_in(uow, tenant_id, 3, key, "agent-1", now)
+        await uow.commit()
+    async with uow_factory() as uow:
+        if index % 2:
+            await ledger.release_in(uow, key, now)
+        else:
+            await ledger.settle_in(uow, key, 2, now)
+        await uow.commit()
+
+
+@pytest.mark.parametrize(
+    ("path", "shared"),
+    [
+        ("one statement", True),
+        ("one statement", False),
+        ("generic steps", True),
+        ("generic steps", False),
+    ],
+)
+async def test_concurrent_turns_never_overdraw_while_credits_come_back(
+    wide_uow_factory: SqlUnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch, path: str, shared: bool
+) -> None:
+    if path == "generic steps":
+        monkeypatch.setattr(SqlLedgerRepository, "atomic", lambda self, **_: None)
+    async with wide_uow_factory() as uow:  # the path under test really runs
+        assert (uow.ledger.atomic() is not None) == (path == "one statement")
+    for _ in range(ROUNDS):
+        await crowd_of_turns(wide_uow_factory, shared=shared)
+
+
+async def crowd_of_turns(uow_factory: SqlUnitOfWorkFactory, *, shared: bool) -> None:
+    tenant_id = await new_tenant(uow_factory)
+    ledger = CreditLedger(uow_factory, SequentialIds(f"grant-{new_id()}"))
+    now = utc_now()
+    await give_two_grants(ledger, tenant_id, now, 10, 40)
+    start = asyncio.Event()
+
+    async def turn(index: int) -> int:
+        await start.wait()
+        await reserve_then_resolve(uow_factory, ledger, tenant_id, index, now, shared=shared)
+        return index
+
+    turns = [asyncio.create_task(turn(index)) for index in range(CROWD)]
+    await asyncio.sleep(0)
+    start.set()
+    outcomes = await asyncio.gather(*turns, return_exceptions=True)
+
+    failures = [o for o in outcomes if isinstance(o, BaseException)]
+    assert all(isinstance(failure, FailedPrecondition) for failure in failures), failures
+    assert len(failures) < CROWD
+    settled = sum(2 for o in outcomes if isinstance(o, int) and o % 2 == 0)
+    assert await ledger_totals(uow_factory, tenant_id) == (50 - settled, 0)

@@ -99,7 +99,7 @@ async def test_fast_and_generic_paths_keep_identical_ledgers(
         async with uow_factory() as uow:
             assert uow.ledger.atomic() is not None  # the fast path really runs first
         fast = await play(uow_factory)
-        monkeypatch.setattr(SqlLedgerRepository, "atomic", lambda self: None)
+        monkeypatch.setattr(SqlLedgerRepository, "atomic", lambda self, **_: None)
         generic = await play(uow_factory)
     finally:
         await engine.dispose()

@@ -7,13 +7,38 @@ from datetime import datetime, timedelta
 
 from adapters.memory.uow import InMemoryStore, InMemoryUnitOfWorkFactory
 from application.billing.ledger import CreditLedger
-from application.billing.ledger_ports import GrantSchedule
+from application.billing.ledger_ports import GrantSchedule, PeriodicGrantSchedule
+from application.common.ports import UnitOfWork
 from domain.billing.ledger import CreditGrant, GrantSource, GrantSpec, Reservation
 from tests.fakes.clock import FixedClock
 from tests.fakes.ids import SequentialIds
 
 TENANT = "tenant-1"
 OTHER_TENANT = "tenant-2"
+
+
+class HourlySchedule(PeriodicGrantSchedule):
+    """100 credits per hour-long period, counting how often it is asked."""
+
+    def __init__(self, start: datetime) -> None:
+        self.start = start
+        self.calls = 0
+
+    def _period(self, now: datetime) -> tuple[datetime, datetime]:
+        index = (now - self.start) // timedelta(hours=1)
+        begin = self.start + index * timedelta(hours=1)
+        return begin, begin + timedelta(hours=1)
+
+    async def due_grants(self, uow: UnitOfWork, tenant_id: str, now: datetime) -> list[GrantSpec]:
+        return (await self.due_grants_until(uow, tenant_id, now))[0]
+
+    async def due_grants_until(
+        self, uow: UnitOfWork, tenant_id: str, now: datetime
+    ) -> tuple[list[GrantSpec], datetime]:
+        self.calls += 1
+        begin, end = self._period(now)
+        spec = GrantSpec(GrantSource.PERIOD, 100, begin, end, f"hour:{begin.isoformat()}")
+        return [spec], end
 
 
 @dataclass

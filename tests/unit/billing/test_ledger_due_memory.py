@@ -2,40 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
 import pytest
 
 from application.billing.ledger import DUE_GRANTS_MEMORY
-from application.billing.ledger_ports import PeriodicGrantSchedule
-from application.common.ports import UnitOfWork
-from domain.billing.ledger import GrantSource, GrantSpec
 from domain.errors import FailedPrecondition
-from tests.unit.billing.ledger_kit import TENANT, LedgerKit
-
-
-class HourlySchedule(PeriodicGrantSchedule):
-    """100 credits per hour-long period, counting how often it is asked."""
-
-    def __init__(self, start: datetime) -> None:
-        self.start = start
-        self.calls = 0
-
-    def _period(self, now: datetime) -> tuple[datetime, datetime]:
-        index = (now - self.start) // timedelta(hours=1)
-        begin = self.start + index * timedelta(hours=1)
-        return begin, begin + timedelta(hours=1)
-
-    async def due_grants(self, uow: UnitOfWork, tenant_id: str, now: datetime) -> list[GrantSpec]:
-        return (await self.due_grants_until(uow, tenant_id, now))[0]
-
-    async def due_grants_until(
-        self, uow: UnitOfWork, tenant_id: str, now: datetime
-    ) -> tuple[list[GrantSpec], datetime]:
-        self.calls += 1
-        begin, end = self._period(now)
-        spec = GrantSpec(GrantSource.PERIOD, 100, begin, end, f"hour:{begin.isoformat()}")
-        return [spec], end
+from tests.unit.billing.ledger_kit import TENANT, HourlySchedule, LedgerKit
 
 
 async def test_due_grants_are_checked_once_per_period_and_at_least_every_minute() -> None:

@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 
+from adapters.memory.chat import InMemoryMessageRepository
 from application.chat.commands import ChatPolicy
 from application.chat.ports import ConcurrencyLimiter, Lease
 from application.chat.turn import AnswerDelta, TurnFinished
 from domain.agents.models import LeadCapture
+from domain.billing.ledger import ReservationStatus
 from domain.chat.models import MessageRole, MessageStatus
 from domain.errors import (
     FailedPrecondition,
@@ -206,8 +208,51 @@ async def test_insufficient_credits_refuse_before_anything_is_stored() -> None:
     with pytest.raises(FailedPrecondition):
         await kit.turn(agent)
     assert kit.store.chat.messages == {}
+    assert kit.store.chat.conversations == {}
+    assert await kit.registry.get("chat-1") is None  # the registration was undone
     assert kit.backend.requests == []
     assert await kit.limiter.acquire(f"chat:{TENANT}:{USER}", 1, 60) is not None
+
+
+async def test_a_started_turn_has_its_reservation_messages_and_count_stored_together() -> None:
+    gate = asyncio.Event()
+    kit = ChatKit(backend=ScriptedBackend(gate=gate))
+    agent = kit.agent()
+    await kit.give_credits(10)
+    turn = await kit.turn(agent, "hi")
+    await kit.backend.started.wait()
+    # All of it was committed by the start, before the model answered.
+    reservation = kit.store.ledger.reservations[turn.message_id]
+    assert (reservation.status, reservation.amount) == (ReservationStatus.RESERVED, 1)
+    assert kit.stored(turn.message_id).status is MessageStatus.PENDING
+    assert kit.store.chat.conversations[turn.conversation_id].message_count == 1
+    gate.set()
+    final = await turn.result()
+    assert isinstance(final, TurnFinished)
+    assert kit.store.ledger.reservations[turn.message_id].status is ReservationStatus.SETTLED
+    assert kit.store.chat.conversations[turn.conversation_id].message_count == 2
+
+
+async def test_history_is_read_only_for_an_existing_conversation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reads: list[str] = []
+    recent = InMemoryMessageRepository.recent
+
+    async def counted(
+        self: InMemoryMessageRepository, tenant_id: str, conversation_id: str, limit: int
+    ) -> Any:
+        reads.append(conversation_id)
+        return await recent(self, tenant_id, conversation_id, limit)
+
+    monkeypatch.setattr(InMemoryMessageRepository, "recent", counted)
+    kit = ChatKit()
+    agent = kit.agent()
+    await kit.give_credits(10)
+    first, _ = await kit.finished(agent, "one")
+    assert reads == []  # a new conversation has no history to read
+    await kit.finished(agent, "two", conversation_id=first.conversation_id)
+    assert reads == [first.conversation_id]
 
 
 async def test_free_chat_skips_the_ledger() -> None:

@@ -26,6 +26,13 @@ def data(frame: bytes) -> dict[str, object]:
     return parsed
 
 
+def events_of(chunks: list[bytes]) -> list[bytes]:
+    """The events of written chunks (one chunk may carry several), each with its blank line."""
+    events = b"".join(chunks).split(b"\n\n")
+    assert events[-1] == b""  # every chunk ends on an event boundary
+    return [event + b"\n\n" for event in events[:-1]]
+
+
 async def test_deltas_then_message_end_with_usage_and_credits() -> None:
     turn = new_turn()
     turn.emit(AnswerDelta("Hi"))
@@ -33,7 +40,7 @@ async def test_deltas_then_message_end_with_usage_and_credits() -> None:
     turn.emit(TurnFinished("Hi", MessageStatus.COMPLETED, usage, debited=1, balance=9))
     turn.close()
     frames = [frame async for frame in turn_frames(turn, 10)]
-    message, end = (data(frame) for frame in frames)
+    message, end = (data(event) for event in events_of(frames))
     assert (message["event"], message["answer"], message["created_at"]) == (
         "message",
         "Hi",
@@ -79,3 +86,18 @@ async def test_closing_the_stream_early_aborts_the_turn() -> None:
     assert turn.abort_requested.is_set()
     turn.close()  # the producer finished settling
     await closing
+
+
+async def test_queued_events_are_written_together_each_its_own_event() -> None:
+    turn = new_turn()
+    for text in ("a", "b", "c"):
+        turn.emit(AnswerDelta(text))
+    frames = turn_frames(turn, 10)
+    chunk = await anext(frames)
+    assert [data(event)["answer"] for event in events_of([chunk])] == ["a", "b", "c"]
+    turn.emit(AnswerDelta("d"))
+    turn.emit(TurnFinished("abcd", MessageStatus.COMPLETED, TurnUsage(), debited=1, balance=0))
+    turn.emit(AnswerDelta("never sent"))  # nothing follows the end of a turn
+    turn.close()
+    rest = [frame async for frame in frames]
+    assert [data(event)["event"] for event in events_of(rest)] == ["message", "message_end"]

@@ -91,6 +91,17 @@ def test_unrelated_message_matches_nothing() -> None:
     assert match_intention("anything", []) is None
 
 
+def test_an_edited_intention_is_matched_by_its_new_phrases() -> None:
+    # Phrase features are cached by phrase text: the same id with new examples must not
+    # be matched by what it said before.
+    before = make_intention("Returns", ["How do I send an item back?"], id="same-id")
+    after = make_intention("Returns", ["Can I swap the colour?"], id="same-id")
+    message = "how do I send this item back"
+    assert match_intention(message, [before]) is not None
+    assert match_intention(message, [after]) is None
+    assert match_intention("can I swap the colour", [after]) is not None
+
+
 def test_disabled_intentions_are_ignored() -> None:
     disabled = make_intention("Pricing", ["What are your prices"], enabled=False)
     assert match_intention("what are your prices", [disabled]) is None

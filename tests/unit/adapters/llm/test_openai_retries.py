@@ -233,6 +233,20 @@ async def test_a_slow_but_steady_stream_outlasts_both_timeouts(client: httpx.Asy
     assert len(events) == 9
 
 
+async def test_a_consumer_holding_a_delta_longer_than_idle_is_not_a_silent_server(
+    client: httpx.AsyncClient,
+) -> None:
+    # The server sends everything at once; only the consumer is slow (0.4 s > idle 0.3 s).
+    payloads = [chunk("one "), chunk("two "), chunk(None, finish="stop"), DONE]
+    async with scripted_server(sse(payloads)) as server:
+        seen: list[LLMEvent] = []
+        async for event in backend_for(client, server).stream(request()):
+            seen.append(event)
+            await asyncio.sleep(0.4)
+    assert seen[:2] == [TextDelta("one "), TextDelta("two ")]
+    assert isinstance(seen[2], Completion)
+
+
 async def test_cancelling_the_consumer_closes_the_upstream_connection(
     client: httpx.AsyncClient,
 ) -> None:
