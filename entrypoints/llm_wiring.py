@@ -15,7 +15,10 @@ from entrypoints.settings import LlmSettings, Settings
 # Every chat turn holds one connection for the whole reply: room for well over 32 concurrent
 # streams per process, with idle connections kept warm for the next turns.
 MAX_CONNECTIONS = 200
-MAX_KEEPALIVE_CONNECTIONS = 64
+# Small on purpose: httpcore 1.0.x walks every pooled connection on each request and release
+# (encode/httpcore#1035), so a large idle pool costs more CPU at high concurrency than the
+# connections it saves; a few cover the steady state of one worker.
+MAX_KEEPALIVE_CONNECTIONS = 8
 KEEPALIVE_EXPIRY_SECONDS = 30.0
 
 

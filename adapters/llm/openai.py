@@ -91,6 +91,23 @@ _decode_chunk = msgspec.json.Decoder(_Chunk).decode
 _encode_body = msgspec.json.Encoder().encode
 
 
+# After `[DONE]` a well-behaved server ends the body at once; one that lingers is not waited
+# for longer than this (its connection is then closed instead of pooled).
+DRAIN_SECONDS = 1.0
+
+
+async def _drain(events: AsyncIterator[ServerSentEvent], silence: _SilenceLimit) -> None:
+    """Read the (empty) rest of the body after `[DONE]` so httpx pools the connection.
+
+    A new connection per turn cost more CPU than reuse (connect, plus a resolver thread hop
+    in anyio); the pool is kept small (`entrypoints/llm_wiring.py`) because httpcore walks
+    every pooled connection on each request and release (encode/httpcore#1035).
+    """
+    with contextlib.suppress(StopAsyncIteration, TimeoutError, httpx.HTTPError, SSEError):
+        while True:
+            await silence.next(events, DRAIN_SECONDS)
+
+
 class _SilenceLimit:
     """The first-byte and idle limits of one stream, on a single timer.
 
@@ -213,11 +230,8 @@ class OpenAICompatibleBackend(LLMBackend):
                     text = self._apply(event.data, state)
                     if text:
                         yield TextDelta(text)
-                # Not read on to the end of the body after `[DONE]`, so the connection is closed
-                # rather than pooled. Deliberate for now: with httpcore 1.0.9 every request and
-                # every release walks all pooled connections, quadratically in the idle ones
-                # (encode/httpcore#1035), and at 32 concurrent turns that cost more CPU than a
-                # new loopback connection per turn.
+                if state.done:
+                    await _drain(events, silence)
             except TimeoutError:
                 raise self._timed_out(first=state.events == 0) from None
             finally:
