@@ -160,6 +160,9 @@ class InMemoryMessageRepository(MessageRepository):
     def __init__(self, pending: _Pending) -> None:
         self._pending = pending
 
+    def atomic_turns(self) -> None:
+        return None  # one writer at a time already: the generic steps are exact
+
     async def add(self, message: Message) -> None:
         pending = self._pending
         if pending.conversation(message.tenant_id, message.conversation_id) is None:

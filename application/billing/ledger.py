@@ -143,6 +143,13 @@ class CreditLedger:
         self._committed_due(tenant_id, now, due_until)
         return balance
 
+    async def commit_due(self, uow: UnitOfWork, tenant_id: str, now: datetime) -> None:
+        """Add the grants due at `now` and commit `uow` (empty until then), so a statement
+        run outside it — one-statement storage operations — finds them."""
+        due_until = await self._ensure_due(uow, tenant_id, now)
+        await uow.commit()
+        self._committed_due(tenant_id, now, due_until)
+
     async def balance_in(self, uow: UnitOfWork, tenant_id: str, now: datetime) -> int:
         """`balance` inside the caller's unit of work (due grants added there, uncommitted)."""
         await self._ensure_due(uow, tenant_id, now)

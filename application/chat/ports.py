@@ -97,7 +97,54 @@ class FinalReply:
     frees_idempotency_key: bool = False
 
 
+class AtomicTurnOperations(Protocol):
+    """A chat turn's start and end each as one statement, for storage that can (PostgreSQL).
+
+    Each call is its own transaction, committed when it returns and all or nothing; it does
+    not see, and is not undone with, the caller's unit of work. The due grants must be in
+    place (committed) before `start`.
+    """
+
+    async def start(
+        self,
+        new_conversation: Conversation | None,
+        user: Message,
+        reply: Message,
+        reserved: int,
+        now: datetime,
+    ) -> bool:
+        """Reserve `reserved` (> 0) credits keyed by the reply's id, then insert the new
+        conversation (or count the user message in the existing one) and both messages.
+
+        False, with nothing written, when the usable balance is smaller. The reply's
+        idempotency key already used: `AlreadyExists`, nothing written. The existing
+        conversation gone: `NotFound`, nothing written.
+        """
+        ...
+
+    async def finish(
+        self,
+        tenant_id: str,
+        conversation_id: str,
+        message_id: str,
+        reply: FinalReply,
+        now: datetime,
+    ) -> int | None:
+        """Settle `reply.credits` of the RESERVED reservation keyed `message_id` (0 credits:
+        release it), write `reply` onto the message, count it in the
+        conversation; returns the tenant's balance at `now` afterwards.
+
+        None, with nothing written, when no such RESERVED reservation exists (the caller's
+        generic steps then give the replay or the error).
+        """
+        ...
+
+
 class MessageRepository(Protocol):
+    def atomic_turns(self) -> AtomicTurnOperations | None:
+        """The one-statement turn operations when the storage has them, else None."""
+        ...
+
     async def add(self, message: Message) -> None:
         """Raises `AlreadyExists` when (tenant, idempotency_key) is taken (non-empty keys);
         the transaction stays usable."""

@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from application.agents.ports import AgentProfile, LeadRecorder
@@ -196,6 +197,28 @@ class TurnProducer:
             # Idempotency-Key must run the turn again, not replay this failure.
             frees_idempotency_key=error is not None and error.code in RETRYABLE_CODES,
         )
+        balance = await self._account_at_once(plan, reply, now) if plan.reserved else None
+        if balance is None:
+            balance = await self._account_in_steps(plan, reply, charged, now)
+        if error is not None:
+            return TurnFailed(error)
+        return TurnFinished(outcome.answer, outcome.status, usage, debited, balance)
+
+    async def _account_at_once(
+        self, plan: TurnPlan, reply: FinalReply, now: datetime
+    ) -> int | None:
+        """One statement where the storage has it (PostgreSQL); None: use the steps."""
+        async with self._uow() as uow:
+            turns = uow.messages.atomic_turns()
+            if turns is None:
+                return None
+            # The due grants, like `balance_in` does (committed: the statement runs alone).
+            await self._ledger.commit_due(uow, plan.tenant_id, now)
+        return await turns.finish(plan.tenant_id, plan.conversation_id, plan.message_id, reply, now)
+
+    async def _account_in_steps(
+        self, plan: TurnPlan, reply: FinalReply, charged: bool, now: datetime
+    ) -> int:
         # One transaction, rows in the start's lock order (conversation, then the tenant's
         # grants) so a start and an end of one conversation cannot deadlock; the grants come
         # last, so they stay locked only until the commit right after.
@@ -208,9 +231,7 @@ class TurnProducer:
                 await self._ledger.release_in(uow, plan.message_id, now)
             balance = await self._ledger.balance_in(uow, plan.tenant_id, now)
             await uow.commit()
-        if error is not None:
-            return TurnFailed(error)
-        return TurnFinished(outcome.answer, outcome.status, usage, debited, balance)
+        return balance
 
     async def _record_lead(self, plan: TurnPlan) -> None:
         facts = TurnFacts(

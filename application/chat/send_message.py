@@ -23,6 +23,7 @@ from application.chat.prompt import merged_inputs
 from application.chat.turn import ChatTurn
 from application.common.ports import Clock, IdGenerator, RateLimiter, UnitOfWork, UnitOfWorkFactory
 from application.tenancy.access import authorize
+from domain.billing.ledger import INSUFFICIENT_CREDITS
 from domain.chat.models import Conversation, Message, MessageRole, MessageStatus
 from domain.chat.rules import (
     bounded_history,
@@ -32,6 +33,7 @@ from domain.chat.rules import (
 )
 from domain.errors import (
     AlreadyExists,
+    FailedPrecondition,
     NotFound,
     PermissionDenied,
     ResourceExhausted,
@@ -64,10 +66,11 @@ class SendChatMessage:
       the ledger (the first attempt still running → `ResourceExhausted`, retry after 1 s);
       the same key with another request → `InvalidArgument`.
     - The credit reservation, the user message, the `pending` assistant message (and a new
-      conversation) are stored in one unit of work, which also reads the prompt history of
-      an existing conversation; the turn then runs as its own task, so its accounting
-      finishes even when the HTTP request goes away. Errors raised by `start` happen before
-      any model call and before any stream is opened.
+      conversation) are stored all or nothing (one statement on PostgreSQL); the prompt
+      history of an existing conversation is read with the checks, before. The turn then
+      runs as its own task, so its accounting finishes even when the HTTP request goes
+      away. Errors raised by `start` happen before any model call and before any stream is
+      opened.
     """
 
     def __init__(
@@ -110,9 +113,14 @@ class SendChatMessage:
             if request.conversation_id:
                 await _check_conversation(uow, tenant_id, request)
             stored = await stored_attempt(uow, tenant_id, key, request_fingerprint)
+            history: list[Message] = []
+            if stored is None and request.conversation_id:
+                # Read here, before this turn's messages exist (they are not history), so
+                # storing them can be one statement.
+                history = await self._history(uow, tenant_id, request.conversation_id)
         if stored is not None:
             return await self._replay(stored)
-        turn = await self._begin(request, tenant_id, profile, request_fingerprint)
+        turn = await self._begin(request, tenant_id, profile, request_fingerprint, history)
         if turn is None:  # lost an idempotency race: the winner's reply is the answer
             async with self._uow() as uow:
                 stored = await stored_attempt(uow, tenant_id, key, request_fingerprint)
@@ -127,6 +135,7 @@ class SendChatMessage:
         tenant_id: str,
         profile: AgentProfile,
         request_fingerprint: str,
+        history: list[Message],
     ) -> ChatTurn | None:
         policy = self._policy
         now = self._clock.now()
@@ -194,8 +203,7 @@ class SendChatMessage:
                     updated_at=now,
                 )
             reserved = policy.credits_per_message
-            history = await self._store(new_conversation, user_message, reply, reserved)
-            if history is None:
+            if not await self._store(new_conversation, user_message, reply, reserved):
                 return None  # the exit stack frees what was taken
             undo.pop_all()
         turn = ChatTurn(
@@ -229,22 +237,26 @@ class SendChatMessage:
 
     async def _store(
         self, new_conversation: Conversation | None, user: Message, reply: Message, reserved: int
-    ) -> list[Message] | None:
-        """One unit of work: the prompt history (of an existing conversation), the messages
-        and the reservation of `reserved` credits keyed by the reply's id. Returns the
-        history; None when another attempt took the idempotency key first.
+    ) -> bool:
+        """All or nothing: the messages (and a new conversation) and the reservation of
+        `reserved` credits keyed by the reply's id. False when another attempt took the
+        idempotency key first.
 
-        Only the database is awaited inside: the reservation keeps the tenant's grant rows
-        locked until the commit, so it comes last, after the rows of this conversation
-        (the order the turn's end locks them in too).
+        With one-statement storage (PostgreSQL) that is one round trip, after the due grants
+        are committed. Otherwise one unit of work where only the database is awaited: the
+        reservation keeps the tenant's grant rows locked until the commit, so it comes last,
+        after the rows of this conversation (the order the turn's end locks them in too).
         """
         tenant_id, conversation_id, now = user.tenant_id, user.conversation_id, user.created_at
         try:
             async with self._uow() as uow:
-                history: list[Message] = []
+                turns = uow.messages.atomic_turns() if reserved else None
+                if turns is not None:
+                    await self._ledger.commit_due(uow, tenant_id, now)
+                    if not await turns.start(new_conversation, user, reply, reserved, now):
+                        raise FailedPrecondition(INSUFFICIENT_CREDITS)
+                    return True
                 if new_conversation is None:
-                    # Read before this turn's messages are added: they are not history.
-                    history = await self._history(uow, tenant_id, conversation_id)
                     # The user message is visible (and counted) at once; the reply when final.
                     await uow.conversations.record_messages(tenant_id, conversation_id, 1, now)
                 else:
@@ -260,8 +272,8 @@ class SendChatMessage:
             # Only the reply's idempotency key can clash (every id here is new, the
             # reservation key too), at the insert or, for a concurrent transaction, at the
             # commit.
-            return None
-        return history
+            return False
+        return True
 
     async def _history(
         self, uow: UnitOfWork, tenant_id: str, conversation_id: str

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, Table, bindparam, case, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from adapters.sql.billing.statements import insert_unless_present, rowcount
 from adapters.sql.chat.records import (
@@ -16,6 +16,7 @@ from adapters.sql.chat.records import (
     message_to_domain,
     message_to_row,
 )
+from adapters.sql.chat.turn_statements import PostgresTurnStatements
 from adapters.sql.errors import translate_unavailable
 from application.chat.ports import ConversationRepository, FinalReply, MessageRepository
 from domain.chat.models import Conversation, Message, MessageRole
@@ -106,6 +107,13 @@ class SqlConversationRepository(ConversationRepository):
 class SqlMessageRepository(MessageRepository):
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+
+    def atomic_turns(self) -> PostgresTurnStatements | None:
+        # As for the ledger: SQLite's single writer serializes the generic steps already.
+        bind = self._session.bind
+        if isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql":
+            return PostgresTurnStatements(bind)
+        return None
 
     @translate_unavailable
     async def add(self, message: Message) -> None:
