@@ -25,8 +25,9 @@ _UNIQUE_VIOLATION = "23505"
 # lock wait the UPDATE first builds its row from the statement's older snapshot and checks
 # the CHECK constraint on it before it re-reads the row, so `g.remaining - take` could fail
 # `remaining >= 0` spuriously under contention. The locked value is the current one.
-_RESERVE = text(
-    """
+# The CTEs and the insert are shared with the chat turn statement
+# (`adapters/sql/chat/turn_statements.py`), which adds its own writes after them.
+RESERVE_CTES = """
 WITH usable AS (
   SELECT id, remaining, expires_at, starts_at FROM credit_grants
   WHERE tenant_id = :tenant_id AND starts_at <= :now AND expires_at > :now AND remaining > 0
@@ -44,7 +45,10 @@ enough AS (SELECT 1 FROM alloc HAVING sum(take) = :n),
 taken AS (
   UPDATE credit_grants g SET remaining = a.remaining - a.take FROM alloc a
   WHERE g.id = a.id AND EXISTS (SELECT 1 FROM enough)
-  RETURNING g.id)
+  RETURNING g.id)"""
+
+# Reading `taken` makes the grant updates (and their locks) come first.
+INSERT_RESERVATION = """
 INSERT INTO credit_reservations
   (key, tenant_id, agent_id, amount, status, settled_amount, allocations, reason,
    created_at, resolved_at)
@@ -52,10 +56,10 @@ SELECT :key, :tenant_id, :agent_id, :n, 'RESERVED', 0,
   (SELECT jsonb_agg(jsonb_build_array(id, take) ORDER BY expires_at, starts_at, id)
    FROM alloc),
   '', :now, NULL
-WHERE EXISTS (SELECT 1 FROM enough)
-RETURNING *
+WHERE EXISTS (SELECT 1 FROM enough) AND (SELECT count(*) FROM taken) >= 0
 """
-)
+
+_RESERVE = text(RESERVE_CTES + "\n" + INSERT_RESERVATION + "RETURNING *\n")
 
 # Resolve the reservation first (its row lock decides a settle/release race), then return
 # the unspent part latest expiry first, as `domain.billing.ledger.split_returns` does.
@@ -63,8 +67,8 @@ RETURNING *
 # an UPDATE … FROM locks in whatever order its join plan yields, so a give-back and a
 # reserve crossing two grants could deadlock. The new `remaining` comes from the locked
 # (current) value for the same reason as in `_RESERVE` (`remaining <= amount` this time).
-_RESOLVE = text(
-    """
+# Shared with the chat turn statement, which writes the reply after the give-back.
+RESOLVE_CTES = """
 WITH r AS (
   UPDATE credit_reservations
   SET status = :status, settled_amount = :spend, resolved_at = :now
@@ -86,10 +90,9 @@ given AS (
   UPDATE credit_grants g SET remaining = l.remaining + ret.give
   FROM ret JOIN locked l ON l.id = ret.id
   WHERE g.id = ret.id AND ret.give > 0
-  RETURNING g.id)
-SELECT * FROM r
-"""
-)
+  RETURNING g.id, g.remaining)"""
+
+_RESOLVE = text(RESOLVE_CTES + "\nSELECT * FROM r\n")
 
 
 class PostgresAtomicLedger(AtomicLedgerOperations):

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.sql.billing.ledger_atomic import INSERT_RESERVATION, RESERVE_CTES, RESOLVE_CTES
 from adapters.sql.chat.records import conversation_to_row, message_to_row
 from adapters.sql.errors import translate_unavailable
 from application.chat.ports import AtomicTurnOperations, FinalReply
@@ -50,36 +51,7 @@ def _values(prefix: str) -> str:
 # conversation row — the order `_FINISH` takes them in, so a start and an end cannot deadlock.
 # A used idempotency key fails the whole statement (unique violation: nothing written, so
 # nothing charged); a conversation gone fails it too (the messages' foreign key).
-_RESERVE_PART = """
-WITH usable AS (
-  SELECT id, remaining, expires_at, starts_at FROM credit_grants
-  WHERE tenant_id = :tenant_id AND starts_at <= :now AND expires_at > :now AND remaining > 0
-  ORDER BY expires_at, starts_at, id
-  FOR UPDATE),
-ranked AS (
-  SELECT id, remaining, expires_at, starts_at,
-    coalesce(sum(remaining) OVER (ORDER BY expires_at, starts_at, id
-      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
-  FROM usable),
-alloc AS (
-  SELECT id, remaining, least(remaining, :n - before) AS take, expires_at, starts_at
-  FROM ranked WHERE before < :n),
-enough AS (SELECT 1 FROM alloc HAVING sum(take) = :n),
-taken AS (
-  UPDATE credit_grants g SET remaining = a.remaining - a.take FROM alloc a
-  WHERE g.id = a.id AND EXISTS (SELECT 1 FROM enough)
-  RETURNING g.id),
-res AS (
-  INSERT INTO credit_reservations
-    (key, tenant_id, agent_id, amount, status, settled_amount, allocations, reason,
-     created_at, resolved_at)
-  SELECT :key, :tenant_id, :agent_id, :n, 'RESERVED', 0,
-    (SELECT jsonb_agg(jsonb_build_array(id, take) ORDER BY expires_at, starts_at, id)
-     FROM alloc),
-    '', :now, NULL
-  WHERE EXISTS (SELECT 1 FROM enough) AND (SELECT count(*) FROM taken) >= 0
-  RETURNING key),
-"""
+_RESERVE_PART = RESERVE_CTES + ",\nres AS (\n" + INSERT_RESERVATION + "  RETURNING key),\n"
 
 _NEW_CONVERSATION_PART = """
 conv AS (
@@ -119,30 +91,10 @@ _START_EXISTING = text(_RESERVE_PART + _EXISTING_CONVERSATION_PART + _MESSAGES_P
 # RESERVED reservation, nothing written. The balance is read in the same statement; its
 # snapshot predates the statement's own give-back, so the given-back rows count with their
 # new value.
+# Concatenated from constant SQL only, never from input.
 _FINISH = text(
-    """
-WITH r AS (
-  UPDATE credit_reservations
-  SET status = :status, settled_amount = :spend, resolved_at = :now
-  WHERE key = :key AND status = 'RESERVED' AND amount >= :spend
-  RETURNING *),
-back AS (
-  SELECT (a->>0) AS id, (a->>1)::bigint AS amount, ord, r.amount AS total
-  FROM r, jsonb_array_elements(r.allocations) WITH ORDINALITY AS x(a, ord)),
-ret AS (
-  SELECT id, least(amount, greatest(0, total - :spend - coalesce(sum(amount)
-    OVER (ORDER BY ord DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0))) AS give
-  FROM back),
-locked AS (
-  SELECT g.id, g.remaining FROM credit_grants g
-  WHERE g.id IN (SELECT id FROM ret WHERE give > 0)
-  ORDER BY g.expires_at, g.starts_at, g.id
-  FOR UPDATE),
-given AS (
-  UPDATE credit_grants g SET remaining = l.remaining + ret.give
-  FROM ret JOIN locked l ON l.id = ret.id
-  WHERE g.id = ret.id AND ret.give > 0
-  RETURNING g.id, g.remaining),
+    RESOLVE_CTES  # noqa: S608
+    + """,
 msg AS (
   UPDATE chat_messages SET content = :content, status = :m_status, credits = :credits,
     prompt_tokens = :prompt_tokens, completion_tokens = :completion_tokens,
