@@ -2,27 +2,33 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from adapters.jobs import RepeatingJob
 from adapters.memory.concurrency import MemoryConcurrencyLimiter
 from adapters.memory.tasks import MemoryTaskRegistry
 from adapters.redis.concurrency import RedisConcurrencyLimiter
 from adapters.redis.tasks import RedisTaskRegistry
 from application.agents.ports import AgentReader, LeadRecorder
 from application.billing.ledger import CreditLedger
+from application.chat.accounting import TurnAccounting
 from application.chat.commands import ChatPolicy
 from application.chat.conversations import ListConversationMessages, ListConversations
 from application.chat.ports import ConcurrencyLimiter, LLMBackend, TaskRegistry
 from application.chat.producer import TurnProducer
+from application.chat.recovery import RecoverStaleTurns
 from application.chat.send_message import SendChatMessage
 from application.chat.stop import StopChat
 from application.common.ports import Clock, IdGenerator, RateLimiter, UnitOfWorkFactory
 from entrypoints.llm_wiring import open_llm_backend
 from entrypoints.settings import Settings
+
+logger = logging.getLogger("astra.chat.recovery")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +38,7 @@ class ChatUseCases:
     stop: StopChat
     list_conversations: ListConversations
     list_messages: ListConversationMessages
+    recover: RecoverStaleTurns
 
 
 def wire_chat(
@@ -48,11 +55,13 @@ def wire_chat(
     leads: LeadRecorder,
     policy: ChatPolicy,
 ) -> ChatUseCases:
+    accounting = TurnAccounting(uow, ledger)
     producer = TurnProducer(
         uow=uow,
         clock=clock,
         backend=backend,
         ledger=ledger,
+        accounting=accounting,
         limiter=limiter,
         registry=registry,
         leads=leads,
@@ -75,6 +84,14 @@ def wire_chat(
         stop=StopChat(uow, registry),
         list_conversations=ListConversations(uow),
         list_messages=ListConversationMessages(uow),
+        recover=RecoverStaleTurns(
+            uow=uow,
+            clock=clock,
+            ledger=ledger,
+            accounting=accounting,
+            registry=registry,
+            policy=policy,
+        ),
     )
 
 
@@ -91,9 +108,11 @@ async def open_chat(
     rate_limiter: RateLimiter,
     leads: LeadRecorder,
     backend: LLMBackend | None = None,
+    run_recovery: bool = False,
 ) -> AsyncIterator[ChatUseCases]:
     """Chat with its limits in Redis when configured (memory on the embedded default) and the
-    configured model backend (or `backend`); on exit running turns stop and settle before
+    configured model backend (or `backend`); with `run_recovery`, recovery repeats every
+    `settings.recovery_interval_seconds`. On exit running turns stop and settle before
     anything closes."""
     limiter: ConcurrencyLimiter
     registry: TaskRegistry
@@ -124,7 +143,19 @@ async def open_chat(
                 concurrency_per_user=settings.chat_concurrency_per_user,
                 rate_per_tenant_per_minute=settings.chat_rate_per_tenant_per_minute,
                 history_messages=settings.chat_history_messages,
+                max_turn_seconds=settings.chat_max_turn_seconds,
+                turn_margin_seconds=settings.chat_turn_margin_seconds,
+                slot_lease_seconds=settings.chat_slot_lease_seconds,
             ),
         )
         stack.push_async_callback(chat.send.aclose)
+        if run_recovery:
+            recovery = RepeatingJob(
+                chat.recover.run_once,
+                settings.recovery_interval_seconds,
+                name="chat recovery",
+                logger=logger,
+            )
+            recovery.start()
+            stack.push_async_callback(recovery.stop)
         yield chat

@@ -104,8 +104,14 @@ async def build_container(
     settings: Settings,
     overrides: Overrides,
     tracer_provider: TracerProvider | None = None,
+    *,
+    run_recovery: bool | None = None,
 ) -> AsyncIterator[Container]:
-    """Open engines and clients, start background work; close everything on exit."""
+    """Open engines and clients, start background work; close everything on exit.
+
+    Chat recovery runs where `run_recovery` says; by default only on the embedded SQLite
+    database, where the serving process is the only one (elsewhere `astra worker` runs it).
+    """
     async with AsyncExitStack() as stack:
         engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
         stack.push_async_callback(engine.dispose)
@@ -233,6 +239,7 @@ async def build_container(
                 rate_limiter=limiter,
                 leads=agents.record_lead,
                 backend=overrides.llm_backend,
+                run_recovery=settings.is_sqlite if run_recovery is None else run_recovery,
             )
         )
 

@@ -63,6 +63,13 @@ class Settings:
     chat_concurrency_per_user: int = 1
     chat_rate_per_tenant_per_minute: int = 600
     chat_history_messages: int = 20
+    # One turn's bound; its credits stay held a margin longer, then recovery ends the turn.
+    chat_max_turn_seconds: int = 300
+    chat_turn_margin_seconds: int = 30
+    # A concurrency slot's lease, renewed while its turn runs (a lost release frees in this).
+    chat_slot_lease_seconds: int = 20
+    # How often recovery looks for turns nobody runs any more (`astra worker`, SQLite serve).
+    recovery_interval_seconds: float = 15.0
     # Seconds of model silence between SSE `event: ping` lines (contract §6; tests shorten it).
     chat_ping_seconds: float = 10.0
     max_body_bytes: int = 3 * 1024 * 1024
@@ -173,6 +180,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             source, "ASTRA_CHAT_RATE_PER_TENANT_PER_MINUTE", 600, minimum=1
         ),
         chat_history_messages=_int(source, "ASTRA_CHAT_HISTORY_MESSAGES", 20, minimum=0),
+        chat_max_turn_seconds=_int(source, "ASTRA_CHAT_MAX_TURN_SECONDS", 300, minimum=1),
+        chat_turn_margin_seconds=_int(source, "ASTRA_CHAT_TURN_MARGIN_SECONDS", 30, minimum=10),
+        chat_slot_lease_seconds=_int(source, "ASTRA_CHAT_SLOT_LEASE_SECONDS", 20, minimum=2),
+        recovery_interval_seconds=_seconds(source, "ASTRA_RECOVERY_INTERVAL_SECONDS", 15.0),
         redis_prefix=get("ASTRA_REDIS_PREFIX", "").strip() or "astra:",
     )
     validate(settings)

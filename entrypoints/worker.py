@@ -1,4 +1,4 @@
-"""`astra worker`: background jobs outside the HTTP process (email delivery for now)."""
+"""`astra worker`: background jobs outside the HTTP process (email delivery, chat recovery)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ logger = logging.getLogger("astra.worker")
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
-    """Run the email relay (and later jobs) until `stop` is set."""
-    async with build_container(settings, Overrides()):
+    """Run the email relay and chat recovery until `stop` is set."""
+    async with build_container(settings, Overrides(), run_recovery=True):
         logger.info("worker started")
         await stop.wait()
     logger.info("worker stopped")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from application.chat.ports import ConversationRepository, FinalReply, MessageRepository
-from domain.chat.models import Conversation, Message, MessageRole
+from domain.chat.models import Conversation, Message, MessageRole, MessageStatus
 from domain.errors import AlreadyExists, NotFound
 
 
@@ -176,10 +176,10 @@ class InMemoryMessageRepository(MessageRepository):
             raise AlreadyExists("idempotency key already used")
         pending.messages[message.id] = copy.deepcopy(message)
 
-    async def finish(self, tenant_id: str, message_id: str, reply: FinalReply) -> None:
+    async def finish(self, tenant_id: str, message_id: str, reply: FinalReply) -> bool:
         stored = self._pending.message(tenant_id, message_id)
-        if stored is None:
-            raise NotFound("message not found")
+        if stored is None or stored.status is not MessageStatus.PENDING:
+            return False
         # Only what the SQL UPDATE writes; the rest of the row stays as stored.
         stored.content = reply.content
         stored.status = reply.status
@@ -190,6 +190,17 @@ class InMemoryMessageRepository(MessageRepository):
         if reply.frees_idempotency_key:
             stored.idempotency_key = ""
         self._pending.messages[stored.id] = stored
+        return True
+
+    async def stale_pending(self, created_before: datetime, limit: int) -> list[Message]:
+        store = self._pending.store
+        found = [
+            copy.deepcopy(m)
+            for m in {**store.messages, **self._pending.messages}.values()
+            if m.status is MessageStatus.PENDING and m.created_at < created_before
+        ]
+        found.sort(key=lambda m: (m.created_at, m.id))
+        return found[:limit]
 
     async def get(self, tenant_id: str, message_id: str) -> Message | None:
         return self._pending.message(tenant_id, message_id)

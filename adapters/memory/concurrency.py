@@ -10,7 +10,8 @@ from application.common.ports import Clock
 
 class MemoryConcurrencyLimiter(ConcurrencyLimiter):
     """Same semantics as `RedisConcurrencyLimiter`: at most `limit` live leases per key, each
-    expiring `ttl_seconds` after it was taken (by `clock`) unless released first."""
+    expiring `ttl_seconds` after it was taken or last renewed (by `clock`) unless released
+    first."""
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
@@ -28,6 +29,14 @@ class MemoryConcurrencyLimiter(ConcurrencyLimiter):
         live[token] = now + max(1, ttl_seconds)
         self._store(key, live)
         return Lease(key=key, token=token)
+
+    async def renew(self, lease: Lease, ttl_seconds: int) -> bool:
+        now = self._clock.now().timestamp()
+        leases = self._leases.get(lease.key, {})
+        if leases.get(lease.token, 0.0) <= now:
+            return False
+        leases[lease.token] = now + max(1, ttl_seconds)
+        return True
 
     async def release(self, lease: Lease) -> None:
         leases = self._leases.get(lease.key)

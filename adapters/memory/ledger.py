@@ -120,6 +120,16 @@ class InMemoryLedgerRepository(LedgerRepository):
         else:
             self._resolved[reservation.key] = copy.deepcopy(reservation)
 
+    async def expired_holds(self, now: datetime, limit: int) -> list[Reservation]:
+        visible = {**self._store.reservations, **self._new_reservations, **self._resolved}
+        expired = [
+            r
+            for r in visible.values()
+            if r.status is ReservationStatus.RESERVED and r.expires_at < now
+        ]
+        expired.sort(key=lambda r: (r.expires_at, r.key))
+        return copy.deepcopy(expired[:limit])
+
     async def settled_by_agent(
         self, tenant_id: str, since: datetime, until: datetime
     ) -> dict[str, int]:

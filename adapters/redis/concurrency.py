@@ -29,6 +29,24 @@ end
 return 1
 """
 
+# KEYS[1] the key's sorted set; ARGV[1] lease ttl in ms; ARGV[2] token. Returns 1 when the
+# live lease was pushed to now + ttl, 0 when it had expired or was released (not revived:
+# its slot may belong to someone else by now).
+_RENEW = """
+local now = redis.call('TIME')
+local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local score = redis.call('ZSCORE', KEYS[1], ARGV[2])
+if not score or tonumber(score) <= now_ms then
+  return 0
+end
+local ttl = tonumber(ARGV[1])
+redis.call('ZADD', KEYS[1], 'XX', now_ms + ttl, ARGV[2])
+if redis.call('PTTL', KEYS[1]) < ttl then
+  redis.call('PEXPIRE', KEYS[1], ttl)
+end
+return 1
+"""
+
 WHAT = "rate limiting"
 
 
@@ -39,6 +57,7 @@ class RedisConcurrencyLimiter(ConcurrencyLimiter):
         self._client = client
         self._prefix = f"{prefix}conc:"
         self._acquire = client.register_script(_ACQUIRE)
+        self._renew = client.register_script(_RENEW)
 
     async def acquire(self, key: str, limit: int, ttl_seconds: int) -> Lease | None:
         if limit <= 0:
@@ -50,6 +69,14 @@ class RedisConcurrencyLimiter(ConcurrencyLimiter):
         except (RedisError, OSError) as exc:
             raise unavailable(WHAT, exc) from exc
         return Lease(key=key, token=token) if int(taken) else None
+
+    async def renew(self, lease: Lease, ttl_seconds: int) -> bool:
+        ttl_ms = max(1, ttl_seconds) * 1000
+        try:
+            renewed = await self._renew(keys=[self._key(lease.key)], args=[ttl_ms, lease.token])
+        except (RedisError, OSError) as exc:
+            raise unavailable(WHAT, exc) from exc
+        return bool(int(renewed))
 
     async def release(self, lease: Lease) -> None:
         """Free the slot; a lease that already expired is a no-op. A failure raises

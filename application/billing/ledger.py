@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from application.billing.ledger_ports import (
@@ -11,6 +12,7 @@ from application.billing.ledger_ports import (
 )
 from application.common.ports import IdGenerator, UnitOfWork, UnitOfWorkFactory
 from domain.billing.ledger import (
+    DEFAULT_HOLD,
     INSUFFICIENT_CREDITS,
     NEVER_EXPIRES,
     CreditGrant,
@@ -163,9 +165,17 @@ class CreditLedger:
             return await uow.ledger.settled_by_agent(tenant_id, since, until)
 
     async def reserve(
-        self, tenant_id: str, amount: int, key: str, agent_id: str, now: datetime
+        self,
+        tenant_id: str,
+        amount: int,
+        key: str,
+        agent_id: str,
+        now: datetime,
+        hold_until: datetime | None = None,
     ) -> Reservation:
-        """Hold `amount` credits for one charge identified by `key` (e.g. the message id).
+        """Hold `amount` credits for one charge identified by `key` (e.g. the message id),
+        until `hold_until` (default `now + DEFAULT_HOLD`): still held after it, the
+        reservation is finished by recovery.
 
         - A replay with the same key returns the stored reservation, whatever its status;
           the same key for another tenant, agent or amount is `AlreadyExists`.
@@ -174,7 +184,9 @@ class CreditLedger:
         _check_reservation(amount, key)
         for attempt in range(2):
             try:
-                return await self._reserve_once(tenant_id, amount, key, agent_id, now)
+                return await self._reserve_once(
+                    tenant_id, amount, key, agent_id, now, hold_until or now + DEFAULT_HOLD
+                )
             except AlreadyExists:
                 # A concurrent transaction won a unique key (ours, or a lazy grant's).
                 async with self._uow() as uow:
@@ -186,8 +198,15 @@ class CreditLedger:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _reserve_once(
-        self, tenant_id: str, amount: int, key: str, agent_id: str, now: datetime
+        self,
+        tenant_id: str,
+        amount: int,
+        key: str,
+        agent_id: str,
+        now: datetime,
+        hold_until: datetime,
     ) -> Reservation:
+        charge = _Charge(tenant_id, amount, key, agent_id, now)
         async with self._uow() as uow:
             atomic = uow.ledger.atomic()
             if atomic is not None:
@@ -197,18 +216,25 @@ class CreditLedger:
                 due_until = await self._ensure_due(uow, tenant_id, now)
                 await uow.commit()
                 self._committed_due(tenant_id, now, due_until)
-                return await _reserve_atomic(uow, atomic, tenant_id, amount, key, agent_id, now)
+                return await _reserve_atomic(uow, atomic, charge, hold_until)
             existing = await uow.ledger.get_reservation(key)
             if existing is not None:
                 return _replayed(existing, tenant_id, amount, agent_id)
             due_until = await self._ensure_due(uow, tenant_id, now)
-            reservation = await _reserve_steps(uow, tenant_id, amount, key, agent_id, now)
+            reservation = await _reserve_steps(uow, charge, hold_until)
             await uow.commit()
         self._committed_due(tenant_id, now, due_until)
         return reservation
 
     async def reserve_in(
-        self, uow: UnitOfWork, tenant_id: str, amount: int, key: str, agent_id: str, now: datetime
+        self,
+        uow: UnitOfWork,
+        tenant_id: str,
+        amount: int,
+        key: str,
+        agent_id: str,
+        now: datetime,
+        hold_until: datetime | None = None,
     ) -> Reservation:
         """`reserve` inside the caller's unit of work, committed (or undone) with it.
 
@@ -219,10 +245,12 @@ class CreditLedger:
         _check_reservation(amount, key)
         # The commit is the caller's: due grants are remembered only when none was new.
         await self._ensure_due(uow, tenant_id, now)
+        charge = _Charge(tenant_id, amount, key, agent_id, now)
+        hold = hold_until or now + DEFAULT_HOLD
         atomic = uow.ledger.atomic(in_transaction=True)
         if atomic is not None:
-            return await _reserve_atomic(uow, atomic, tenant_id, amount, key, agent_id, now)
-        return await _reserve_steps(uow, tenant_id, amount, key, agent_id, now)
+            return await _reserve_atomic(uow, atomic, charge, hold)
+        return await _reserve_steps(uow, charge, hold)
 
     async def settle(self, key: str, actual_amount: int, now: datetime) -> Reservation:
         """Spend `actual_amount` (0..reserved) of a reservation; the rest returns to its grants.
@@ -297,7 +325,8 @@ class CreditLedger:
                 spec = GrantSpec(GrantSource.ADJUSTMENT, amount, now, until, grant_key)
                 await ensure_grants(uow, self._ids, tenant_id, [spec], now)
             elif not done:
-                debit = await _take(uow, tenant_id, -amount, reservation_key, "", now)
+                # Settled at once: its hold ends as it starts.
+                debit = await _take(uow, tenant_id, -amount, reservation_key, "", now, now)
                 debit.reason = reason
                 debit.settle(-amount, now)
                 await uow.ledger.add_reservation(debit)
@@ -313,30 +342,37 @@ def _check_reservation(amount: int, key: str) -> None:
         raise InvalidArgument("key", "must not be empty")
 
 
-async def _reserve_steps(
-    uow: UnitOfWork, tenant_id: str, amount: int, key: str, agent_id: str, now: datetime
-) -> Reservation:
+@dataclass(frozen=True, slots=True)
+class _Charge:
+    """What one reserve asks for."""
+
+    tenant_id: str
+    amount: int
+    key: str
+    agent_id: str
+    now: datetime
+
+
+async def _reserve_steps(uow: UnitOfWork, charge: _Charge, hold_until: datetime) -> Reservation:
     """The generic reserve: take from the locked grants, then store the reservation."""
-    reservation = await _take(uow, tenant_id, amount, key, agent_id, now)
+    reservation = await _take(
+        uow, charge.tenant_id, charge.amount, charge.key, charge.agent_id, charge.now, hold_until
+    )
     await uow.ledger.add_reservation(reservation)
     return reservation
 
 
 async def _reserve_atomic(
-    uow: UnitOfWork,
-    atomic: AtomicLedgerOperations,
-    tenant_id: str,
-    amount: int,
-    key: str,
-    agent_id: str,
-    now: datetime,
+    uow: UnitOfWork, atomic: AtomicLedgerOperations, charge: _Charge, hold_until: datetime
 ) -> Reservation:
-    reservation = await atomic.reserve(tenant_id, amount, key, agent_id, now)
+    reservation = await atomic.reserve(
+        charge.tenant_id, charge.amount, charge.key, charge.agent_id, charge.now, hold_until
+    )
     if reservation is not None:
         return reservation
-    existing = await uow.ledger.get_reservation(key)
+    existing = await uow.ledger.get_reservation(charge.key)
     if existing is not None:
-        return _replayed(existing, tenant_id, amount, agent_id)
+        return _replayed(existing, charge.tenant_id, charge.amount, charge.agent_id)
     raise FailedPrecondition(INSUFFICIENT_CREDITS)
 
 
@@ -377,7 +413,13 @@ async def _release(
 
 
 async def _take(
-    uow: UnitOfWork, tenant_id: str, amount: int, key: str, agent_id: str, now: datetime
+    uow: UnitOfWork,
+    tenant_id: str,
+    amount: int,
+    key: str,
+    agent_id: str,
+    now: datetime,
+    hold_until: datetime,
 ) -> Reservation:
     """Take `amount` from the tenant's usable grants (locked) and describe it as a reservation."""
     grants = await uow.ledger.usable_grants(tenant_id, now, for_update=True)
@@ -393,6 +435,7 @@ async def _take(
         amount=amount,
         allocations=allocations,
         created_at=now,
+        expires_at=hold_until,
     )
 
 

@@ -24,9 +24,16 @@ class AtomicLedgerOperations(Protocol):
     """
 
     async def reserve(
-        self, tenant_id: str, amount: int, key: str, agent_id: str, now: datetime
+        self,
+        tenant_id: str,
+        amount: int,
+        key: str,
+        agent_id: str,
+        now: datetime,
+        hold_until: datetime,
     ) -> Reservation | None:
-        """Take `amount` from the usable grants and insert the RESERVED reservation.
+        """Take `amount` from the usable grants and insert the RESERVED reservation, held
+        until `hold_until` (its deadline).
 
         None, with nothing changed, when the usable balance is smaller (or the key is already
         used while the balance is smaller). A key already used raises `AlreadyExists`, with
@@ -143,6 +150,11 @@ class LedgerRepository(Protocol):
 
     async def balance(self, tenant_id: str, now: datetime) -> int:
         """Sum of `remaining` of the usable grants at `now` (no locks)."""
+        ...
+
+    async def expired_holds(self, now: datetime, limit: int) -> list[Reservation]:
+        """Up to `limit` RESERVED reservations whose deadline is before `now`, oldest
+        deadline first, of every tenant (recovery; no locks)."""
         ...
 
     def atomic(self, *, in_transaction: bool = False) -> AtomicLedgerOperations | None:

@@ -16,9 +16,13 @@ MAX_PAGE_LIMIT = 100
 class ChatPolicy:
     """Chat tunables, filled from settings by the composition root.
 
-    `max_turn_seconds` bounds one turn: the model call is stopped after it, and the
-    concurrency lease / task registration expire a margin later, so a crashed replica
-    frees its slots by itself.
+    - `max_turn_seconds` bounds one turn: the model call is stopped after it. The turn's
+      credit hold and task registration last `turn_deadline_seconds` (a margin more, for
+      the end-of-turn write and its retries); a hold still there after it belongs to a
+      turn that died, and recovery finishes it.
+    - The concurrency slot is a short lease (`slot_lease_seconds`) renewed every
+      `slot_renew_seconds` while the turn runs, so a slot whose release was lost (Redis
+      unreachable at that moment, a replica killed) frees itself within the lease.
     """
 
     credits_per_message: int = 1
@@ -27,11 +31,17 @@ class ChatPolicy:
     history_messages: int = 20
     history_chars: int = 24_000
     max_turn_seconds: int = 300
-    lease_margin_seconds: int = 30
+    turn_margin_seconds: int = 30
+    slot_lease_seconds: int = 20
 
     @property
-    def lease_ttl_seconds(self) -> int:
-        return self.max_turn_seconds + self.lease_margin_seconds
+    def turn_deadline_seconds(self) -> int:
+        return self.max_turn_seconds + self.turn_margin_seconds
+
+    @property
+    def slot_renew_seconds(self) -> float:
+        # Several renewals per lease: one lost to a Redis hiccup does not lose the slot.
+        return self.slot_lease_seconds / 4
 
 
 @dataclass(frozen=True, slots=True)

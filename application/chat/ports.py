@@ -112,8 +112,10 @@ class AtomicTurnOperations(Protocol):
         reply: Message,
         reserved: int,
         now: datetime,
+        hold_until: datetime,
     ) -> bool:
-        """Reserve `reserved` (> 0) credits keyed by the reply's id, then insert the new
+        """Reserve `reserved` (> 0) credits keyed by the reply's id, held until `hold_until`
+        (past it, recovery finishes the turn), then insert the new
         conversation (or count the user message in the existing one) and both messages.
 
         False, with nothing written, when the usable balance is smaller. The reply's
@@ -150,10 +152,17 @@ class MessageRepository(Protocol):
         the transaction stays usable."""
         ...
 
-    async def finish(self, tenant_id: str, message_id: str, reply: FinalReply) -> None:
-        """Write `reply` onto the message in one statement, without reading it first (the
-        idempotency key is cleared when `reply.frees_idempotency_key`). Missing (or another
-        tenant's) → `NotFound`."""
+    async def finish(self, tenant_id: str, message_id: str, reply: FinalReply) -> bool:
+        """Write `reply` onto the message in one statement if it is still `pending` (the
+        idempotency key is cleared when `reply.frees_idempotency_key`). False, with nothing
+        written, when no such pending message exists (missing, another tenant's, or already
+        final): whoever moves a reply out of `pending` first owns its accounting, so a late
+        live turn and recovery never both finish it."""
+        ...
+
+    async def stale_pending(self, created_before: datetime, limit: int) -> list[Message]:
+        """Up to `limit` replies of every tenant still `pending` and created before
+        `created_before`, oldest first (recovery; no locks)."""
         ...
 
     async def get(self, tenant_id: str, message_id: str) -> Message | None: ...
@@ -182,11 +191,17 @@ class Lease:
 
 class ConcurrencyLimiter(Protocol):
     """At most `limit` leases per key at once, shared across replicas (Redis) or one
-    process (memory). A lease expires by itself after `ttl_seconds` so a crashed replica
-    cannot hold a slot forever. Redis unreachable → `domain.errors.Unavailable`."""
+    process (memory). A lease expires by itself after `ttl_seconds` unless renewed, so a
+    crashed replica or a lost release cannot hold a slot for long. Redis unreachable →
+    `domain.errors.Unavailable`."""
 
     async def acquire(self, key: str, limit: int, ttl_seconds: int) -> Lease | None:
         """None when the key is at its limit."""
+        ...
+
+    async def renew(self, lease: Lease, ttl_seconds: int) -> bool:
+        """Push the lease's expiry to `ttl_seconds` from now; False when it already expired
+        or was released (it is then not taken back)."""
         ...
 
     async def release(self, lease: Lease) -> None: ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from typing import Any
 
 from application.agents.ports import AgentProfile, LeadRecorder
 from application.billing.ledger import CreditLedger
+from application.chat.accounting import StoredTurn, TurnAccounting
 from application.chat.commands import ChatPolicy
 from application.chat.lead_extraction import TurnFacts, sighting_for
 from application.chat.ports import (
@@ -30,6 +32,10 @@ from application.chat.turn import AnswerDelta, ChatTurn, TurnFailed, TurnFinishe
 from application.common.ports import Clock, UnitOfWorkFactory
 from domain.chat.models import Message, MessageStatus
 from domain.errors import AstraError, ErrorCode, Unavailable
+
+# Pauses between attempts to write a turn's end while the database is unreachable: ~8 s in
+# all, far inside `ChatPolicy.turn_margin_seconds`, so recovery never meets a live writer.
+ACCOUNT_RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0)
 
 # Failures that a retry may cure (model server down, overloaded, a bug of ours).
 RETRYABLE_CODES = frozenset(
@@ -88,7 +94,11 @@ class TurnProducer:
     - Credits: settled in full when the reply has any text and did not fail, else released.
     - The assistant message is stored with its final status, text, credits and tokens, and
       the conversation counts it, before the last event is sent — in the same transaction as
-      the settle or release and the balance read.
+      the settle or release and the balance read (`TurnAccounting`). While the database is
+      unreachable that write is retried (`ACCOUNT_RETRY_DELAYS`); if it still fails, or
+      recovery ended the turn first, the turn fails with `Unavailable` and recovery's
+      outcome stands.
+    - The concurrency lease is renewed while the turn runs (`_keep_slot`).
     - A lead sighting from the inputs and the user's message is recorded best effort.
     - The concurrency lease and the task registration are freed before the last event, so the
       client's next message is not refused as concurrent.
@@ -101,6 +111,7 @@ class TurnProducer:
         clock: Clock,
         backend: LLMBackend,
         ledger: CreditLedger,
+        accounting: TurnAccounting,
         limiter: ConcurrencyLimiter,
         registry: TaskRegistry,
         leads: LeadRecorder,
@@ -110,6 +121,7 @@ class TurnProducer:
         self._clock = clock
         self._backend = backend
         self._ledger = ledger
+        self._accounting = accounting
         self._limiter = limiter
         self._registry = registry
         self._leads = leads
@@ -117,6 +129,7 @@ class TurnProducer:
 
     async def run(self, turn: ChatTurn, plan: TurnPlan) -> None:
         final: TurnFinished | TurnFailed = TurnFailed(Unavailable("the turn did not finish"))
+        heartbeat = asyncio.create_task(self._keep_slot(plan.lease))
         try:
             outcome = await self._produce(turn, plan)
             final = await self._account(plan, outcome)
@@ -127,10 +140,27 @@ class TurnProducer:
             logger.exception("chat turn %s failed while settling", plan.message_id)
             final = TurnFailed(AstraError("internal error"))
         finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
             await _quietly(self._limiter.release, plan.lease)
             await _quietly(self._registry.finish, plan.watch)
             turn.emit(final)
             turn.close()
+
+    async def _keep_slot(self, lease: Lease) -> None:
+        """Renew the concurrency lease while the turn runs. It is short on purpose: if the
+        release at the end is lost, the slot frees itself within one lease."""
+        policy = self._policy
+        while True:
+            await asyncio.sleep(policy.slot_renew_seconds)
+            try:
+                if not await self._limiter.renew(lease, policy.slot_lease_seconds):
+                    logger.warning("chat slot %s expired before its turn ended", lease.key)
+                    return
+            except Exception:
+                # Redis unreachable for a moment: the next renewal may still make it.
+                logger.warning("could not renew a chat slot", exc_info=True)
 
     async def _produce(self, turn: ChatTurn, plan: TurnPlan) -> _Outcome:
         outcome = _Outcome()
@@ -197,41 +227,44 @@ class TurnProducer:
             # Idempotency-Key must run the turn again, not replay this failure.
             frees_idempotency_key=error is not None and error.code in RETRYABLE_CODES,
         )
-        balance = await self._account_at_once(plan, reply, now) if plan.reserved else None
+        stored = StoredTurn(plan.tenant_id, plan.conversation_id, plan.message_id, plan.reserved)
+        balance = await self._finish(stored, reply, now)
         if balance is None:
-            balance = await self._account_in_steps(plan, reply, charged, now)
+            balance = await self._balance_if_ours(stored, reply, now)
         if error is not None:
             return TurnFailed(error)
         return TurnFinished(outcome.answer, outcome.status, usage, debited, balance)
 
-    async def _account_at_once(
-        self, plan: TurnPlan, reply: FinalReply, now: datetime
-    ) -> int | None:
-        """One statement where the storage has it (PostgreSQL); None: use the steps."""
-        async with self._uow() as uow:
-            turns = uow.messages.atomic_turns()
-            if turns is None:
-                return None
-            # The due grants, like `balance_in` does (committed: the statement runs alone).
-            await self._ledger.commit_due(uow, plan.tenant_id, now)
-        return await turns.finish(plan.tenant_id, plan.conversation_id, plan.message_id, reply, now)
+    async def _finish(self, stored: StoredTurn, reply: FinalReply, now: datetime) -> int | None:
+        """`TurnAccounting.finish`, retried while the database is unreachable (a restart,
+        a failover), within half the turn's deadline margin; after that the turn is left to
+        recovery, which ends it by the same rule."""
+        started = time.monotonic()
+        budget = self._policy.turn_margin_seconds / 2
+        for delay in (*ACCOUNT_RETRY_DELAYS, None):
+            try:
+                return await self._accounting.finish(stored, reply, now)
+            except Unavailable:
+                if delay is None or time.monotonic() - started + delay > budget:
+                    raise
+                logger.warning("chat turn %s: end not written yet, retrying", stored.message_id)
+                # Jittered so the turns of a restarted database do not all come back at once.
+                await asyncio.sleep(delay * random.uniform(0.5, 1.5))  # noqa: S311
+        raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _account_in_steps(
-        self, plan: TurnPlan, reply: FinalReply, charged: bool, now: datetime
-    ) -> int:
-        # One transaction, rows in the start's lock order (conversation, then the tenant's
-        # grants) so a start and an end of one conversation cannot deadlock; the grants come
-        # last, so they stay locked only until the commit right after.
+    async def _balance_if_ours(self, stored: StoredTurn, reply: FinalReply, now: datetime) -> int:
+        """The reply was final already. Ours when it reads as we wrote it (an attempt whose
+        answer was lost, e.g. to a dropped connection, had committed); else recovery ended
+        the turn first and its outcome stands."""
         async with self._uow() as uow:
-            await uow.messages.finish(plan.tenant_id, plan.message_id, reply)
-            await uow.conversations.record_messages(plan.tenant_id, plan.conversation_id, 1, now)
-            if plan.reserved and charged:
-                await self._ledger.settle_in(uow, plan.message_id, plan.reserved, now)
-            elif plan.reserved:
-                await self._ledger.release_in(uow, plan.message_id, now)
-            balance = await self._ledger.balance_in(uow, plan.tenant_id, now)
-            await uow.commit()
-        return balance
+            found = await uow.messages.get(stored.tenant_id, stored.message_id)
+        if found is None or (found.status, found.content, found.credits) != (
+            reply.status,
+            reply.content,
+            reply.credits,
+        ):
+            raise Unavailable("the reply could not be stored in time")
+        return await self._ledger.balance(stored.tenant_id, now)
 
     async def _record_lead(self, plan: TurnPlan) -> None:
         facts = TurnFacts(

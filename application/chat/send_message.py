@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
+from datetime import timedelta
 from typing import Any
 
 from application.agents.ports import AgentProfile, AgentReader
@@ -145,7 +146,7 @@ class SendChatMessage:
             lease = await self._limiter.acquire(
                 concurrency_key(tenant_id, request.external_user_id),
                 policy.concurrency_per_user,
-                policy.lease_ttl_seconds,
+                policy.slot_lease_seconds,
             )
             if lease is None:
                 raise ResourceExhausted(
@@ -162,7 +163,7 @@ class SendChatMessage:
                 )
             watch = await self._registry.start(
                 RunningTask(task_id, tenant_id, request.external_user_id),
-                policy.lease_ttl_seconds,
+                policy.turn_deadline_seconds,
             )
             undo.push_async_callback(_quietly, self._registry.finish, watch)
             user_message = Message(
@@ -248,12 +249,16 @@ class SendChatMessage:
         after the rows of this conversation (the order the turn's end locks them in too).
         """
         tenant_id, conversation_id, now = user.tenant_id, user.conversation_id, user.created_at
+        hold_until = now + timedelta(seconds=self._policy.turn_deadline_seconds)
         try:
             async with self._uow() as uow:
                 turns = uow.messages.atomic_turns() if reserved else None
                 if turns is not None:
                     await self._ledger.commit_due(uow, tenant_id, now)
-                    if not await turns.start(new_conversation, user, reply, reserved, now):
+                    started = await turns.start(
+                        new_conversation, user, reply, reserved, now, hold_until
+                    )
+                    if not started:
                         raise FailedPrecondition(INSUFFICIENT_CREDITS)
                     return True
                 if new_conversation is None:
@@ -265,7 +270,7 @@ class SendChatMessage:
                 await uow.messages.add(reply)
                 if reserved:
                     await self._ledger.reserve_in(
-                        uow, tenant_id, reserved, reply.id, reply.agent_id, now
+                        uow, tenant_id, reserved, reply.id, reply.agent_id, now, hold_until
                     )
                 await uow.commit()
         except AlreadyExists:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from domain.errors import FailedPrecondition, InvalidArgument
@@ -12,6 +12,9 @@ from domain.errors import FailedPrecondition, InvalidArgument
 INSUFFICIENT_CREDITS = "insufficient credits"
 # Grants that never expire (e.g. an operator adjustment without `expires_at`) end here.
 NEVER_EXPIRES = datetime(9999, 12, 31, tzinfo=UTC)
+# How long credits stay held when the caller names no deadline: past it, a RESERVED
+# reservation is finished by recovery (`application/chat/recovery.py`), never held forever.
+DEFAULT_HOLD = timedelta(minutes=10)
 # Amounts travel as int64 on the wire (contract §1.3); keep every sum representable.
 MAX_CREDITS = 2**62
 
@@ -159,6 +162,8 @@ class Reservation:
 
     RESERVED → SETTLED (spent `settled_amount`, the rest returned) or RELEASED (all
     returned). `agent_id` is empty for operator debits, which count in no agent's usage.
+    `expires_at` is the hold's deadline: a reservation still RESERVED after it is no longer
+    wanted by a live charge, and recovery finishes it.
     """
 
     key: str
@@ -167,6 +172,7 @@ class Reservation:
     amount: int
     allocations: list[Allocation]
     created_at: datetime
+    expires_at: datetime
     status: ReservationStatus = ReservationStatus.RESERVED
     settled_amount: int = 0
     resolved_at: datetime | None = None

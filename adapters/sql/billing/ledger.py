@@ -132,6 +132,16 @@ class SqlLedgerRepository(LedgerRepository):
             raise FailedPrecondition("reservation is no longer reserved")
 
     @translate_unavailable
+    async def expired_holds(self, now: datetime, limit: int) -> list[Reservation]:
+        rows = await self._session.execute(
+            select(_RESERVATIONS)
+            .where(_RESERVATIONS.c.status == _RESERVED, _RESERVATIONS.c.expires_at < now)
+            .order_by(_RESERVATIONS.c.expires_at, _RESERVATIONS.c.key)
+            .limit(limit)
+        )
+        return [reservation_to_domain(row) for row in rows]
+
+    @translate_unavailable
     async def settled_by_agent(
         self, tenant_id: str, since: datetime, until: datetime
     ) -> dict[str, int]:

@@ -51,11 +51,11 @@ taken AS (
 INSERT_RESERVATION = """
 INSERT INTO credit_reservations
   (key, tenant_id, agent_id, amount, status, settled_amount, allocations, reason,
-   created_at, resolved_at)
+   created_at, resolved_at, expires_at)
 SELECT :key, :tenant_id, :agent_id, :n, 'RESERVED', 0,
   (SELECT jsonb_agg(jsonb_build_array(id, take) ORDER BY expires_at, starts_at, id)
    FROM alloc),
-  '', :now, NULL
+  '', :now, NULL, :hold_until
 WHERE EXISTS (SELECT 1 FROM enough) AND (SELECT count(*) FROM taken) >= 0
 """
 
@@ -119,11 +119,17 @@ class PostgresAtomicLedger(AtomicLedgerOperations):
 
     @translate_unavailable
     async def reserve(
-        self, tenant_id: str, amount: int, key: str, agent_id: str, now: datetime
+        self,
+        tenant_id: str,
+        amount: int,
+        key: str,
+        agent_id: str,
+        now: datetime,
+        hold_until: datetime,
     ) -> Reservation | None:
         params = {"tenant_id": tenant_id, "n": amount, "key": key, "agent_id": agent_id}
         try:
-            row = await self._run(_RESERVE, {**params, "now": now})
+            row = await self._run(_RESERVE, {**params, "now": now, "hold_until": hold_until})
         except IntegrityError as error:
             if getattr(error.orig, "pgcode", None) == _UNIQUE_VIOLATION:
                 raise AlreadyExists("reservation key already used") from error

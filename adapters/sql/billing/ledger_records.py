@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -67,6 +68,13 @@ class CreditReservationRecord(Base):
         CheckConstraint(f"status IN ({_STATUSES})", name="status"),
         # Per-agent usage sums what one tenant settled within a period.
         Index("ix_credit_reservations_tenant_id_resolved_at", "tenant_id", "resolved_at"),
+        # Recovery looks for holds past their deadline; only RESERVED rows are ever looked at.
+        Index(
+            "ix_credit_reservations_reserved_expires_at",
+            "expires_at",
+            postgresql_where=text("status = 'RESERVED'"),
+            sqlite_where=text("status = 'RESERVED'"),
+        ),
     )
 
     # The idempotency key (a message id): global, so settle and release need no tenant.
@@ -83,6 +91,8 @@ class CreditReservationRecord(Base):
     reason: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
+    # The hold's deadline: still RESERVED after it, recovery settles or releases it.
+    expires_at: Mapped[datetime]
 
 
 def grant_to_row(grant: CreditGrant) -> dict[str, object]:
@@ -126,6 +136,7 @@ def reservation_to_row(reservation: Reservation) -> dict[str, object]:
         "reason": reservation.reason,
         "created_at": reservation.created_at,
         "resolved_at": reservation.resolved_at,
+        "expires_at": reservation.expires_at,
     }
 
 
@@ -144,4 +155,5 @@ def reservation_to_domain(record: Row[Any]) -> Reservation:
         settled_amount=record.settled_amount,
         resolved_at=record.resolved_at,
         reason=record.reason,
+        expires_at=record.expires_at,
     )

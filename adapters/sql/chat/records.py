@@ -86,6 +86,13 @@ class MessageRecord(Base):
             postgresql_where=text("idempotency_key <> ''"),
             sqlite_where=text("idempotency_key <> ''"),
         ),
+        # Recovery finds replies left pending by a turn that died; only those are indexed.
+        Index(
+            "ix_chat_messages_pending_created_at",
+            "created_at",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)

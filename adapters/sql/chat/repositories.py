@@ -19,7 +19,7 @@ from adapters.sql.chat.records import (
 from adapters.sql.chat.turn_statements import PostgresTurnStatements
 from adapters.sql.errors import translate_unavailable
 from application.chat.ports import ConversationRepository, FinalReply, MessageRepository
-from domain.chat.models import Conversation, Message, MessageRole
+from domain.chat.models import Conversation, Message, MessageRole, MessageStatus
 from domain.errors import AlreadyExists, NotFound
 
 # Core tables, not ORM entities, as the ledger does: `record_messages` and `finish` change rows
@@ -44,9 +44,14 @@ _COUNT_MESSAGES = (
         updated_at=bindparam("b_now", type_=_CONVERSATIONS.c.updated_at.type),
     )
 )
-# The SET clause comes from the execution's column-named parameters.
+# The SET clause comes from the execution's column-named parameters. Only a pending reply
+# is finished: the first writer (the live turn or recovery) wins, the other changes nothing.
+# On SQLite this UPDATE is also the transaction's first write, so it takes the database's
+# write lock before anything else of the turn's end is read or written.
 _FINISH_MESSAGE = update(_MESSAGES).where(
-    _MESSAGES.c.tenant_id == bindparam("b_tenant_id"), _MESSAGES.c.id == bindparam("b_id")
+    _MESSAGES.c.tenant_id == bindparam("b_tenant_id"),
+    _MESSAGES.c.id == bindparam("b_id"),
+    _MESSAGES.c.status == MessageStatus.PENDING.value,
 )
 
 
@@ -123,7 +128,7 @@ class SqlMessageRepository(MessageRepository):
             raise AlreadyExists("idempotency key already used")
 
     @translate_unavailable
-    async def finish(self, tenant_id: str, message_id: str, reply: FinalReply) -> None:
+    async def finish(self, tenant_id: str, message_id: str, reply: FinalReply) -> bool:
         values: dict[str, object] = {
             "b_tenant_id": tenant_id,
             "b_id": message_id,
@@ -137,8 +142,20 @@ class SqlMessageRepository(MessageRepository):
         if reply.frees_idempotency_key:
             values["idempotency_key"] = ""
         result = await self._session.execute(_FINISH_MESSAGE, values)
-        if rowcount(result) == 0:
-            raise NotFound("message not found")
+        return rowcount(result) == 1
+
+    @translate_unavailable
+    async def stale_pending(self, created_before: datetime, limit: int) -> list[Message]:
+        rows = await self._session.execute(
+            select(_MESSAGES)
+            .where(
+                _MESSAGES.c.status == MessageStatus.PENDING.value,
+                _MESSAGES.c.created_at < created_before,
+            )
+            .order_by(_MESSAGES.c.created_at, _MESSAGES.c.id)
+            .limit(limit)
+        )
+        return [message_to_domain(row) for row in rows]
 
     @translate_unavailable
     async def get(self, tenant_id: str, message_id: str) -> Message | None:

@@ -135,6 +135,7 @@ class PostgresTurnStatements(AtomicTurnOperations):
         reply: Message,
         reserved: int,
         now: datetime,
+        hold_until: datetime,
     ) -> bool:
         params: dict[str, Any] = {
             "tenant_id": reply.tenant_id,
@@ -142,6 +143,7 @@ class PostgresTurnStatements(AtomicTurnOperations):
             "key": reply.id,
             "agent_id": reply.agent_id,
             "now": now,
+            "hold_until": hold_until,
             "conversation_id": reply.conversation_id,
         }
         params.update({f"u_{k}": v for k, v in message_to_row(user).items()})

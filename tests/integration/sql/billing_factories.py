@@ -37,6 +37,7 @@ def make_reservation(tenant_id: str, grant_id: str, **overrides: Any) -> Reserva
         "amount": amount,
         "allocations": [Allocation(grant_id, amount)],
         "created_at": utc_now(),
+        "expires_at": utc_now() + timedelta(minutes=10),
     }
     return Reservation(**(values | overrides))
 

@@ -329,23 +329,63 @@ async def test_finish_keeps_the_idempotency_key_unless_told(uows: UnitOfWorkFact
     assert (stored.id, stored.status, stored.error_code) == (pending.id, MessageStatus.FAILED, 3)
 
 
-async def test_finishing_a_missing_or_foreign_message_is_not_found(
+async def test_only_a_pending_reply_of_the_tenant_is_finished_once(
     uows: UnitOfWorkFactory,
 ) -> None:
     conversation = await add_conversation(uows)
-    message = make_message(conversation)
-    await add_messages(uows, message)
+    final = make_message(conversation)
+    pending = make_message(
+        conversation, role=MessageRole.ASSISTANT, content="", status=MessageStatus.PENDING
+    )
+    await add_messages(uows, final, pending)
     other = await add_tenant(uows)
     hijack = FinalReply("hijack", MessageStatus.COMPLETED, 0, 0, 0)
+    first = FinalReply("first", MessageStatus.COMPLETED, 1, 0, 0)
     async with uows() as uow:
-        with pytest.raises(NotFound):
-            await uow.messages.finish(conversation.tenant_id, new_id(), hijack)
-        with pytest.raises(NotFound):
-            await uow.messages.finish(other.id, message.id, hijack)
+        assert not await uow.messages.finish(conversation.tenant_id, new_id(), hijack)
+        assert not await uow.messages.finish(other.id, pending.id, hijack)
+        assert not await uow.messages.finish(conversation.tenant_id, final.id, hijack)
+        assert await uow.messages.finish(conversation.tenant_id, pending.id, first)
+        assert not await uow.messages.finish(conversation.tenant_id, pending.id, hijack)
+        await uow.commit()
     async with uows() as uow:
-        stored = await uow.messages.get(conversation.tenant_id, message.id)
-    assert stored is not None
-    assert stored.content == message.content
+        stored_final = await uow.messages.get(conversation.tenant_id, final.id)
+        stored_reply = await uow.messages.get(conversation.tenant_id, pending.id)
+    assert stored_final is not None
+    assert stored_final.content == final.content
+    assert stored_reply is not None
+    assert (stored_reply.content, stored_reply.status) == ("first", MessageStatus.COMPLETED)
+
+
+async def test_stale_pending_lists_old_pending_replies_of_every_tenant_oldest_first(
+    uows: UnitOfWorkFactory,
+) -> None:
+    conversation = await add_conversation(uows)
+    elsewhere = await add_conversation(uows)
+    cutoff = utc_now() + timedelta(days=400)  # after every other test's rows
+    old = [
+        make_message(
+            c,
+            role=MessageRole.ASSISTANT,
+            content="",
+            status=MessageStatus.PENDING,
+            created_at=cutoff - timedelta(seconds=seconds),
+        )
+        for c, seconds in ((conversation, 5), (elsewhere, 9))
+    ]
+    fresh = make_message(
+        conversation,
+        role=MessageRole.ASSISTANT,
+        content="",
+        status=MessageStatus.PENDING,
+        created_at=cutoff + timedelta(seconds=1),
+    )
+    done = make_message(conversation, created_at=cutoff - timedelta(seconds=7))
+    await add_messages(uows, *old, fresh, done)
+    async with uows() as uow:
+        found = await uow.messages.stale_pending(cutoff, 10_000)
+    ours = [m.id for m in found if m.id in {old[0].id, old[1].id, fresh.id, done.id}]
+    assert ours == [old[1].id, old[0].id]
 
 
 async def test_messages_list_oldest_first_with_the_question_before_its_answer(

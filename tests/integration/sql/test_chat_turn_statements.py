@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -26,6 +27,10 @@ from tests.integration.sql.test_ledger_concurrency import (
 )
 
 TURNS = 32
+
+
+def hold(now: datetime) -> datetime:
+    return now + timedelta(minutes=5)
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +88,7 @@ async def test_a_turn_starts_and_settles_in_one_statement_each(
     conversation = make_conversation(tenant_id, message_count=1)
     user, reply = turn_messages(conversation, key=new_id())
     # Crosses from the first grant into the second.
-    assert await turns.start(conversation, user, reply, 3, now)
+    assert await turns.start(conversation, user, reply, 3, now, hold(now))
     assert await ledger_totals(pg_uows, tenant_id) == (9, 3)
     assert await stored(pg_uows, conversation) == (2, 1)
 
@@ -105,7 +110,7 @@ async def test_a_turn_starts_and_settles_in_one_statement_each(
 
     # An existing conversation: the user message is counted at once.
     user, reply = turn_messages(conversation, key=new_id())
-    assert await turns.start(None, user, reply, 3, now)
+    assert await turns.start(None, user, reply, 3, now, hold(now))
     assert await stored(pg_uows, conversation) == (4, 3)
     # A failure a retry may cure: everything goes back, latest expiry first.
     failed = FinalReply("", MessageStatus.FAILED, 0, 0, 0, 14, frees_idempotency_key=True)
@@ -124,7 +129,7 @@ async def test_short_of_credits_nothing_is_written(pg_uows: SqlUnitOfWorkFactory
     turns = await statements(pg_uows)
     conversation = make_conversation(tenant_id, message_count=1)
     user, reply = turn_messages(conversation)
-    assert not await turns.start(conversation, user, reply, 3, utc_now())
+    assert not await turns.start(conversation, user, reply, 3, utc_now(), hold(utc_now()))
     assert await ledger_totals(pg_uows, tenant_id) == (2, 0)
     assert await stored(pg_uows, conversation) == (0, -1)
 
@@ -135,10 +140,10 @@ async def test_a_used_idempotency_key_charges_nothing(pg_uows: SqlUnitOfWorkFact
     now = utc_now()
     key = new_id()
     first = make_conversation(tenant_id, message_count=1)
-    assert await turns.start(first, *turn_messages(first, key=key), 1, now)
+    assert await turns.start(first, *turn_messages(first, key=key), 1, now, hold(now))
     second = make_conversation(tenant_id, message_count=1)
     with pytest.raises(AlreadyExists):
-        await turns.start(second, *turn_messages(second, key=key), 1, now)
+        await turns.start(second, *turn_messages(second, key=key), 1, now, hold(now))
     assert await ledger_totals(pg_uows, tenant_id) == (9, 1)
     assert await stored(pg_uows, second) == (0, -1)
 
@@ -149,7 +154,7 @@ async def test_a_vanished_conversation_charges_nothing(pg_uows: SqlUnitOfWorkFac
     gone = make_conversation(tenant_id)
     user, reply = turn_messages(gone)
     with pytest.raises(NotFound):
-        await turns.start(None, user, replace(reply), 1, utc_now())
+        await turns.start(None, user, replace(reply), 1, utc_now(), hold(utc_now()))
     assert await ledger_totals(pg_uows, tenant_id) == (10, 0)
 
 
@@ -163,12 +168,12 @@ async def test_concurrent_turns_of_one_conversation_neither_overdraw_nor_deadloc
     now = utc_now()
     conversation = make_conversation(tenant_id, message_count=1)
     first_user, first_reply = turn_messages(conversation)
-    assert await turns.start(conversation, first_user, first_reply, 1, now)
+    assert await turns.start(conversation, first_user, first_reply, 1, now, hold(now))
 
     async def one_turn(index: int) -> int | None:
         """Credits spent, None when it could not start."""
         user, reply = turn_messages(conversation)
-        if not await turns.start(None, user, reply, 1, now):
+        if not await turns.start(None, user, reply, 1, now, hold(now)):
             return None
         spent = index % 2  # half settle, half release
         final = FinalReply("x" * spent, MessageStatus.COMPLETED, spent, 1, spent)

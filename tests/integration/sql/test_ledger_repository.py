@@ -243,3 +243,38 @@ async def test_extend_grant_moves_only_that_tenants_grant_expiry(
         )
         assert await uow.ledger.get_grant_by_key(theirs.id, "trial:x") == foreign
         assert await uow.ledger.balance(ours.id, now + timedelta(days=2)) == grant.remaining
+
+
+async def test_expired_holds_are_the_reserved_ones_past_their_deadline_oldest_first(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    tenant, other = await add_tenant(uow_factory), await add_tenant(uow_factory)
+    grant, their_grant = make_grant(tenant.id), make_grant(other.id)
+    # Far in the future, so no other test's holds sort between ours.
+    now = utc_now() + timedelta(days=800)
+    late = make_reservation(tenant.id, grant.id, amount=1, expires_at=now - timedelta(seconds=5))
+    early = make_reservation(
+        other.id, their_grant.id, amount=1, expires_at=now - timedelta(seconds=9)
+    )
+    live = make_reservation(tenant.id, grant.id, amount=1, expires_at=now + timedelta(seconds=5))
+    settled = make_reservation(
+        tenant.id,
+        grant.id,
+        amount=1,
+        expires_at=now - timedelta(seconds=7),
+        status=ReservationStatus.SETTLED,
+        settled_amount=1,
+        resolved_at=utc_now(),
+    )
+    async with uow_factory() as uow:
+        await uow.ledger.add_grant(grant)
+        await uow.ledger.add_grant(their_grant)
+        for reservation in (late, early, live, settled):
+            await uow.ledger.add_reservation(reservation)
+        await uow.commit()
+
+    ours = {late.key, early.key, live.key, settled.key}
+    async with uow_factory() as uow:
+        found = [r for r in await uow.ledger.expired_holds(now, 100_000) if r.key in ours]
+        assert [r.key for r in found] == [early.key, late.key]
+        assert found[1] == late

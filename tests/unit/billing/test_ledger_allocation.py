@@ -89,7 +89,7 @@ def test_split_returns_gives_back_the_latest_expiring_part_first() -> None:
 
 
 def test_settled_reservation_cannot_be_settled_or_released_again() -> None:
-    reservation = Reservation("k", "t", "a", 10, [Allocation("g", 10)], NOW)
+    reservation = Reservation("k", "t", "a", 10, [Allocation("g", 10)], NOW, NOW)
     reservation.settle(4, NOW)
 
     assert reservation.status is ReservationStatus.SETTLED

@@ -59,7 +59,7 @@ async def test_two_transactions_cannot_both_spend_the_same_credits() -> None:
     async with factory() as first, factory() as second:
         assert await first.ledger.take("g1", 8)
         assert await second.ledger.take("g1", 8)
-        await first.ledger.add_reservation(Reservation("r1", "t1", "a", 8, [], NOW))
+        await first.ledger.add_reservation(Reservation("r1", "t1", "a", 8, [], NOW, NOW))
         await first.commit()
 
         with pytest.raises(FailedPrecondition):
@@ -85,10 +85,10 @@ async def test_duplicate_grant_key_is_a_no_op_and_a_racing_insert_fails_at_commi
 async def test_reservation_keys_are_unique_even_across_concurrent_transactions() -> None:
     factory = await seeded()
     async with factory() as first, factory() as second:
-        await first.ledger.add_reservation(Reservation("r1", "t1", "a", 1, [], NOW))
+        await first.ledger.add_reservation(Reservation("r1", "t1", "a", 1, [], NOW, NOW))
         with pytest.raises(AlreadyExists):
-            await first.ledger.add_reservation(Reservation("r1", "t1", "a", 1, [], NOW))
-        await second.ledger.add_reservation(Reservation("r1", "t1", "a", 2, [], NOW))
+            await first.ledger.add_reservation(Reservation("r1", "t1", "a", 1, [], NOW, NOW))
+        await second.ledger.add_reservation(Reservation("r1", "t1", "a", 2, [], NOW, NOW))
         await first.commit()
         with pytest.raises(AlreadyExists):
             await second.commit()
@@ -99,7 +99,7 @@ async def test_only_one_of_two_racing_resolutions_of_a_reservation_commits() -> 
     async with factory() as uow:
         assert await uow.ledger.take("g1", 5)
         await uow.ledger.add_reservation(
-            Reservation("r1", "t1", "a", 5, [Allocation("g1", 5)], NOW)
+            Reservation("r1", "t1", "a", 5, [Allocation("g1", 5)], NOW, NOW)
         )
         await uow.commit()
     async with factory() as settler, factory() as releaser:

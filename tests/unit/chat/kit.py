@@ -11,15 +11,12 @@ from adapters.memory.uow import InMemoryStore, InMemoryUnitOfWorkFactory
 from application.agents.ports import AgentProfile
 from application.billing.ledger import CreditLedger
 from application.chat.commands import ChatPolicy, ChatTurnRequest
-from application.chat.conversations import ListConversationMessages, ListConversations
-from application.chat.producer import TurnProducer
-from application.chat.send_message import SendChatMessage
-from application.chat.stop import StopChat
 from application.chat.turn import ChatTurn, TurnFailed, TurnFinished
 from application.common.caller import Caller
 from domain.billing.ledger import GrantSource, GrantSpec
 from domain.chat.models import Message
 from domain.tenancy.policy import Scope
+from entrypoints.chat_wiring import wire_chat
 from tests.fakes.chat import RecordingLeads, ScriptedBackend, StaticAgentReader, make_profile
 from tests.fakes.clock import FixedClock
 from tests.fakes.ids import SequentialIds
@@ -50,31 +47,24 @@ class ChatKit:
         self.limiter = MemoryConcurrencyLimiter(self.clock)
         self.rate = FakeRateLimiter(self.clock)
         self.registry = MemoryTaskRegistry(self.clock)
-        producer = TurnProducer(
-            uow=self.uow,
-            clock=self.clock,
-            backend=self.backend,
-            ledger=self.ledger,
-            limiter=self.limiter,
-            registry=self.registry,
-            leads=self.leads,
-            policy=self.policy,
-        )
-        self.send = SendChatMessage(
+        chat = wire_chat(
             uow=self.uow,
             clock=self.clock,
             ids=self.ids,
             agents=self.agents,
+            backend=self.backend,
             ledger=self.ledger,
             limiter=self.limiter,
             rate_limiter=self.rate,
             registry=self.registry,
-            producer=producer,
+            leads=self.leads,
             policy=self.policy,
         )
-        self.stop = StopChat(self.uow, self.registry)
-        self.conversations = ListConversations(self.uow)
-        self.messages = ListConversationMessages(self.uow)
+        self.send = chat.send
+        self.stop = chat.stop
+        self.conversations = chat.list_conversations
+        self.messages = chat.list_messages
+        self.recover = chat.recover
 
     def agent(self, tenant_id: str = TENANT, **config: object) -> AgentProfile:
         return self.agents.add(make_profile(tenant_id, **config))  # type: ignore[arg-type]

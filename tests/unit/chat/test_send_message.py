@@ -267,6 +267,9 @@ class DownLimiter(ConcurrencyLimiter):
     async def acquire(self, key: str, limit: int, ttl_seconds: int) -> Lease | None:
         raise Unavailable("concurrency limiter unavailable", retry_after=1)
 
+    async def renew(self, lease: Lease, ttl_seconds: int) -> bool:
+        raise Unavailable("concurrency limiter unavailable", retry_after=1)
+
     async def release(self, lease: Lease) -> None:
         raise Unavailable("concurrency limiter unavailable", retry_after=1)
 
