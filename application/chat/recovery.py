@@ -125,9 +125,15 @@ class RecoverStaleTurns:
         return 1
 
     async def _end_hold(self, hold: Reservation, message: Message | None, now: datetime) -> int:
-        """A hold whose reply is final (or absent): settle what the reply says was charged."""
-        if hold.status is not ReservationStatus.RESERVED:
-            return 0
+        """A hold whose reply is final, or that has no reply (another kind of charge)."""
+        if message is not None:
+            # A reply becomes final in the transaction that resolves its hold, so the hold
+            # read earlier is stale unless a fresh read still finds it RESERVED (data left
+            # inconsistent by an older version): then the reply says what was charged.
+            async with self._uow() as uow:
+                fresh = await uow.ledger.get_reservation(hold.key)
+            if fresh is None or fresh.status is not ReservationStatus.RESERVED:
+                return 0
         try:
             if message is not None and message.credits > 0:
                 await self._ledger.settle(hold.key, min(message.credits, hold.amount), now)
@@ -135,5 +141,5 @@ class RecoverStaleTurns:
                 await self._ledger.release(hold.key, now)
         except FailedPrecondition:
             return 0  # released meanwhile by its owner
-        logger.warning("released an expired credit hold %s of tenant %s", hold.key, hold.tenant_id)
+        logger.warning("ended an expired credit hold %s of tenant %s", hold.key, hold.tenant_id)
         return 1

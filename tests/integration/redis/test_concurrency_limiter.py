@@ -130,3 +130,28 @@ async def test_unreachable_redis_raises_unavailable() -> None:
             assert caught.value.retry_after == 1
     finally:
         await dead.aclose()
+
+
+async def test_renew_pushes_a_live_lease_out_and_never_revives_a_dead_one(
+    client: Redis, redis_prefix: str
+) -> None:
+    limiter = RedisConcurrencyLimiter(client, redis_prefix)
+    key = new_key()
+    lease = await limiter.acquire(key, limit=1, ttl_seconds=2)
+    assert lease is not None
+    redis_key = f"{redis_prefix}conc:{key}"
+    before = await client.zscore(redis_key, lease.token)
+    assert await limiter.renew(lease, ttl_seconds=60)
+    after = await client.zscore(redis_key, lease.token)
+    assert before is not None
+    assert after is not None
+    assert after - before > 50_000  # ms: pushed ~58 s further out
+    assert await client.pttl(redis_key) > 50_000  # the set outlives its longest lease
+    assert await limiter.acquire(key, limit=1, ttl_seconds=2) is None  # still held
+
+    await limiter.release(lease)
+    assert not await limiter.renew(lease, ttl_seconds=60)
+    assert await client.zscore(redis_key, lease.token) is None
+    stranger = Lease(key=key, token="not-a-lease")
+    assert not await limiter.renew(stranger, ttl_seconds=60)
+    assert await limiter.acquire(key, limit=1, ttl_seconds=2) is not None
