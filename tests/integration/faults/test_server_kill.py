@@ -1,0 +1,146 @@
+"""`astra serve` killed (SIGKILL) with streams open: nothing ends those turns in the dying
+process, so after a restart recovery must — on the embedded default (SQLite), where the
+serving process runs recovery itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import signal
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, cast
+
+import httpx
+from httpx_sse import aconnect_sse
+
+from bench.astra import astra_command
+from bench.infra import Server, clean_environment, free_port, running_server
+from tests.e2e.chat_flows import (
+    CHAT,
+    INTERNAL_KEY,
+    ChatTenant,
+    Client,
+    chat_tenant,
+    configure_upstream,
+    fake_upstream,
+    set_balance,
+)
+from tests.integration.faults.ledger_audit import audit_ledger
+from tests.support.mailbox import running_mailbox
+
+STREAMS = 10
+CREDITS = 50
+MAX_TURN_SECONDS = 4
+MARGIN_SECONDS = 10
+# Every hold is overdue this long after its turn started; recovery then needs one round.
+RECOVERED_WITHIN = MAX_TURN_SECONDS + MARGIN_SECONDS + 30
+
+
+def serve_env(tmp: Path, database_url: str, upstream: Server, smtp_port: int) -> dict[str, str]:
+    return clean_environment(
+        {
+            "ASTRA_DATABASE_URL": database_url,
+            "ASTRA_JWT_SECRET": secrets.token_urlsafe(48),
+            "ASTRA_DATA_DIR": str(tmp / "data"),
+            "ASTRA_INTERNAL_API_KEYS": INTERNAL_KEY,
+            "ASTRA_SMTP_HOST": "127.0.0.1",
+            "ASTRA_SMTP_PORT": str(smtp_port),
+            "ASTRA_SMTP_STARTTLS": "false",
+            "ASTRA_LLM_BACKEND": "openai",
+            "ASTRA_LLM_BASE_URL": f"{upstream.base_url}/v1",
+            "ASTRA_LLM_MODEL": "fake",
+            "ASTRA_CHAT_MAX_TURN_SECONDS": str(MAX_TURN_SECONDS),
+            "ASTRA_CHAT_TURN_MARGIN_SECONDS": str(MARGIN_SECONDS),
+            "ASTRA_RECOVERY_INTERVAL_SECONDS": "0.5",
+            "ASTRA_ARGON2_TIME_COST": "1",
+            "ASTRA_ARGON2_MEMORY_KIB": "8192",
+        }
+    )
+
+
+@asynccontextmanager
+async def astra_serve(tmp: Path, env: Mapping[str, str], name: str) -> AsyncIterator[Server]:
+    port = free_port()
+    argv = [*astra_command(), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    env = {**env, "ASTRA_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+    async with running_server(name, argv, port, env, tmp, "/healthz") as server:
+        yield server
+
+
+async def open_stream(
+    http: httpx.AsyncClient, key: dict[str, str], body: dict[str, Any], first_chunk: asyncio.Event
+) -> list[str]:
+    """Read a streaming turn until the connection breaks; returns the events seen."""
+    events: list[str] = []
+    with contextlib.suppress(httpx.TransportError):
+        async with aconnect_sse(http, "POST", CHAT, json=body, headers=key) as source:
+            assert source.response.status_code == 200, await source.response.aread()
+            async for event in source.aiter_sse():
+                events.append(event.data)
+                first_chunk.set()
+    return events
+
+
+async def kill_mid_stream(server: Server, http: httpx.AsyncClient, tenant: ChatTenant) -> None:
+    """Open STREAMS streaming turns, SIGKILL the server once each has sent an event."""
+    started = [asyncio.Event() for _ in range(STREAMS)]
+    streams = [
+        asyncio.create_task(open_stream(http, tenant.key, tenant.turn("hi", "streaming"), seen))
+        for seen in started
+    ]
+    async with asyncio.timeout(30):
+        await asyncio.gather(*(seen.wait() for seen in started))
+    os.killpg(server.pid, signal.SIGKILL)
+    await asyncio.to_thread(server.process.wait, 10)
+    async with asyncio.timeout(10):
+        cut = await asyncio.gather(*streams)
+    assert all(events for events in cut)
+    assert not any('"message_end"' in data for events in cut for data in events)
+
+
+async def test_streams_cut_by_sigkill_are_released_by_recovery_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'astra.db'}"
+    with running_mailbox() as mailbox:
+        # 40 s replies: every stream is mid-way when the server dies.
+        async with fake_upstream(tmp_path, tokens=400, delay_ms=100) as upstream:
+            env = serve_env(tmp_path, database_url, upstream, mailbox.port)
+            async with (
+                astra_serve(tmp_path, env, "astra-killed") as server,
+                httpx.AsyncClient(base_url=server.base_url, timeout=30.0) as http,
+            ):
+                tenant = await chat_tenant(cast(Client, http), mailbox)
+                await set_balance(cast(Client, http), tenant, CREDITS)
+                await kill_mid_stream(server, http, tenant)
+
+            # Killed: nothing was ended, the credits are still held.
+            dead = await audit_ledger(database_url, tenant.tenant_id)
+            assert (dead.reserved_holds, dead.pending_replies) == (STREAMS, STREAMS)
+            assert dead.balanced
+
+            async with astra_serve(tmp_path, env, "astra-restarted") as server:
+                async with asyncio.timeout(RECOVERED_WITHIN):
+                    while True:
+                        after = await audit_ledger(database_url, tenant.tenant_id)
+                        if after.reserved_holds == 0 and after.pending_replies == 0:
+                            break
+                        await asyncio.sleep(0.25)
+                assert after.balanced
+                assert after.misbilled == 0
+                # No output was stored before the kill: nothing is charged.
+                assert (after.held, after.available) == (0, CREDITS)
+
+                # The restarted service chats and charges as usual.
+                await configure_upstream(upstream, tokens=3, delay_ms=0)
+                async with httpx.AsyncClient(base_url=server.base_url, timeout=30.0) as http:
+                    answered = await http.post(CHAT, json=tenant.turn("hi"), headers=tenant.key)
+                    assert answered.status_code == 200, answered.text
+                final = await audit_ledger(database_url, tenant.tenant_id)
+                assert final.spent - after.spent == 1
+                assert (final.available, final.misbilled) == (CREDITS - 1, 0)
