@@ -124,7 +124,11 @@ async def build_container(
         clock: Clock = overrides.clock or SystemClock()
         redis_client: Any = None
         if settings.redis_url:
-            redis_client = create_redis(settings.redis_url)
+            redis_client = create_redis(
+                settings.redis_url,
+                max_connections=settings.redis_max_connections,
+                pool_timeout=settings.redis_pool_timeout_seconds,
+            )
             stack.push_async_callback(redis_client.aclose)
         limiter: RateLimiter = (
             RedisRateLimiter(redis_client, prefix=settings.redis_prefix)

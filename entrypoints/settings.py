@@ -75,6 +75,9 @@ class Settings:
     max_body_bytes: int = 3 * 1024 * 1024
     database_pool_size: int = 10
     redis_prefix: str = "astra:"
+    # Connections one process may open to Redis; a burst beyond waits up to the pool timeout.
+    redis_max_connections: int = 200
+    redis_pool_timeout_seconds: float = 5.0
     code_sends_per_ip_per_hour: int = 30
     # argon2id cost; production keeps the library's recommended defaults.
     argon2_time_cost: int = 3
@@ -185,6 +188,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         chat_slot_lease_seconds=_int(source, "ASTRA_CHAT_SLOT_LEASE_SECONDS", 20, minimum=2),
         recovery_interval_seconds=_seconds(source, "ASTRA_RECOVERY_INTERVAL_SECONDS", 15.0),
         redis_prefix=get("ASTRA_REDIS_PREFIX", "").strip() or "astra:",
+        redis_max_connections=_int(source, "ASTRA_REDIS_MAX_CONNECTIONS", 200, minimum=1),
+        redis_pool_timeout_seconds=_seconds(source, "ASTRA_REDIS_POOL_TIMEOUT_SECONDS", 5.0),
     )
     validate(settings)
     return settings

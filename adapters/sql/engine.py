@@ -15,6 +15,9 @@ from sqlalchemy.ext.asyncio import (
 )
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# asyncpg waits 60 s for a connection by default; a server that accepts and never answers
+# (half-open after a failover) would hold every request that long before the 503.
+POSTGRES_CONNECT_TIMEOUT_SECONDS = 5
 
 
 def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
@@ -34,6 +37,7 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
         # round trip per checkout (~9% of a read request); a dead connection fails its query,
         # is invalidated by SQLAlchemy, and the request answers 14 so the client retries.
         pool_recycle=1800,
+        connect_args={"timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS},
     )
 
 

@@ -18,9 +18,8 @@ from litestar.exceptions import (
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
 from litestar.types import ExceptionHandlersMap
-from redis import exceptions as redis_exceptions
-from sqlalchemy import exc as sa_exc
 
+from adapters.outages import is_dependency_outage
 from domain.errors import AstraError, ErrorCode
 
 logger = logging.getLogger("astra.http")
@@ -54,6 +53,9 @@ def error_response(
 
 
 def _astra_error(_: Request[Any, Any, Any], exc: AstraError) -> Response[dict[str, Any]]:
+    if exc.code is ErrorCode.INTERNAL and is_dependency_outage(exc):
+        # An "internal" error raised over a dropped connection is still an outage to retry.
+        return _outage(exc)
     if exc.code is ErrorCode.INTERNAL:
         logger.error("internal error", exc_info=exc)
         return error_response(ErrorCode.INTERNAL, "internal error")
@@ -97,25 +99,22 @@ def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[
         return error_response(ErrorCode.RESOURCE_EXHAUSTED, "too many requests")
     if exc.status_code < 500:
         return error_response(ErrorCode.INVALID_ARGUMENT, exc.detail or "invalid request")
+    if is_dependency_outage(exc):
+        return _outage(exc)
     logger.error("unhandled HTTP error", exc_info=exc)
     return error_response(ErrorCode.INTERNAL, "internal error")
 
 
-def _is_dependency_outage(exc: BaseException) -> bool:
-    """Connection-level failures of the database or Redis: the caller may retry later."""
-    if isinstance(exc, (redis_exceptions.ConnectionError, redis_exceptions.TimeoutError)):
-        return True
-    if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)):
-        return True
-    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(exc, (ConnectionError, TimeoutError))
+def _outage(exc: BaseException) -> Response[dict[str, Any]]:
+    """The database or Redis failed at connection level: 503 `14`, the caller may retry."""
+    logger.warning("dependency unavailable: %s: %s", type(exc).__name__, exc)
+    return error_response(ErrorCode.UNAVAILABLE, "a dependency is unavailable; retry later")
 
 
 def _unhandled(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
-    if _is_dependency_outage(exc):
-        logger.warning("dependency unavailable: %s", type(exc).__name__)
-        return error_response(ErrorCode.UNAVAILABLE, "a dependency is unavailable; retry later")
+    # One classifier for the adapters and this table, so they never disagree on an outage.
+    if is_dependency_outage(exc):
+        return _outage(exc)
     # The client learns nothing of the failure's internals; the log keeps the traceback.
     logger.error("unhandled exception", exc_info=exc)
     return error_response(ErrorCode.INTERNAL, "internal error")

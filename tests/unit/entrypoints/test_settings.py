@@ -32,8 +32,12 @@ def test_variables_are_read_and_typed() -> None:
             "ASTRA_SMTP_STARTTLS": "false",
             "ASTRA_TRIAL_DAYS": "30",
             "ASTRA_FRONTEND_URL": "https://app.example.com/",
+            "ASTRA_REDIS_MAX_CONNECTIONS": "64",
+            "ASTRA_REDIS_POOL_TIMEOUT_SECONDS": "0.5",
         }
     )
+    assert settings.redis_max_connections == 64
+    assert settings.redis_pool_timeout_seconds == 0.5
     assert settings.internal_api_keys == (STRONG, STRONG + "x")
     assert settings.smtp.port == 2525
     assert settings.smtp.starttls is False
@@ -50,6 +54,8 @@ def test_variables_are_read_and_typed() -> None:
         ({"ASTRA_INTERNAL_API_KEYS": "tiny"}, "ASTRA_INTERNAL_API_KEYS"),
         ({"ASTRA_REDIS_URL": "http://x"}, "ASTRA_REDIS_URL"),
         ({"ASTRA_LLM_BACKEND": "gpt"}, "ASTRA_LLM_BACKEND"),
+        ({"ASTRA_REDIS_MAX_CONNECTIONS": "0"}, "ASTRA_REDIS_MAX_CONNECTIONS"),
+        ({"ASTRA_REDIS_POOL_TIMEOUT_SECONDS": "-1"}, "ASTRA_REDIS_POOL_TIMEOUT_SECONDS"),
     ],
 )
 def test_bad_values_are_refused_by_name(env: dict[str, str], problem: str) -> None:
