@@ -111,7 +111,12 @@ async def open_session(uow: UnitOfWork, ids: IdGenerator, user_id: str, now: dat
 
 @dataclass(frozen=True, slots=True)
 class RevokedSessions:
-    """Sessions revoked in the database, to announce to every replica after the commit."""
+    """Sessions being revoked, to announce to every replica before the commit.
+
+    Announce first: a failed announcement then rolls the revocation back (the caller gets `14`
+    and may retry), while a commit failing after it leaves sessions refused everywhere. The
+    other order could revoke in the database and leave replicas accepting the tokens.
+    """
 
     ids: list[str]
     ttl_seconds: int

@@ -47,5 +47,6 @@ class DeleteUser:
             for tenant_id in solo_tenants:
                 await uow.tenants.delete(tenant_id)
             await uow.users.delete(user.id)
+            # Announced before the commit: a failed announcement deletes nothing (see Logout).
+            await revoked.publish(self._revocations)
             await uow.commit()
-        await revoked.publish(self._revocations)

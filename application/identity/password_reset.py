@@ -157,7 +157,8 @@ class ResetPassword:
     - `new_password` must equal `password_confirm` and follow the password policy.
     - The token must be a live reset token; it works once.
     - Setting the password also marks the email verified (the code proved the mailbox).
-    - All the user's sessions are revoked in the database, then announced to every replica.
+    - All the user's sessions are announced revoked to every replica, then revoked in the
+      database with the new password; if the announcement fails, nothing changes.
     """
 
     def __init__(
@@ -199,5 +200,6 @@ class ResetPassword:
             user.email_verified = True
             await uow.users.update(user)
             revoked = await revoke_sessions_of(uow, user.id, now)
+            # Announced before the commit: a failed announcement changes nothing (see Logout).
+            await revoked.publish(self._revocations)
             await uow.commit()
-        await revoked.publish(self._revocations)

@@ -101,8 +101,9 @@ class UpdateUserPassword:
             user.set_password(await self._passwords.hash(command.new_password), now)
             await uow.users.update(user)
             revoked = await revoke_sessions_of(uow, user.id, now, except_id=command.session_id)
+            # Announced before the commit: a failed announcement changes nothing (see Logout).
+            await revoked.publish(self._revocations)
             await uow.commit()
-        await revoked.publish(self._revocations)
 
 
 class UpdateUserAvatar:

@@ -93,8 +93,9 @@ class Login:
 class Logout:
     """End the caller's session.
 
-    - The session is revoked in the database, then announced to every replica so its
-      access tokens stop working at once.
+    - The session is announced revoked to every replica (its access tokens stop working at
+      once), then revoked in the database. In that order: if the announcement fails nothing
+      is committed, the answer is `14` and the session still works, so a retry logs out.
     - Logging out twice is harmless (the announcement is repeated).
     """
 
@@ -113,9 +114,10 @@ class Logout:
                 return
             session.revoke(now)
             await uow.sessions.update(session)
+            await RevokedSessions([session.id], revocation_ttl([session], now)).publish(
+                self._revocations
+            )
             await uow.commit()
-        revoked = RevokedSessions([session.id], revocation_ttl([session], now))
-        await revoked.publish(self._revocations)
 
 
 class RefreshToken:

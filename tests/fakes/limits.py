@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from application.common.ports import Clock, RateDecision, RateLimiter
 from application.identity.ports import SessionRevocations
+from domain.errors import Unavailable
 
 
 class FakeRateLimiter(RateLimiter):
@@ -48,14 +49,20 @@ class FakeRateLimiter(RateLimiter):
 
 
 class FakeSessionRevocations(SessionRevocations):
-    """Remembers revoked ids until their TTL passes; records every call."""
+    """Remembers revoked ids until their TTL passes; records every call.
+
+    `down = True` makes `revoke` fail as Redis being unreachable does.
+    """
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._until: dict[str, datetime] = {}
         self.calls: list[tuple[list[str], int]] = []
+        self.down = False
 
     async def revoke(self, session_ids: list[str], ttl_seconds: int) -> None:
+        if self.down:
+            raise Unavailable("session revocations unavailable", retry_after=1)
         self.calls.append((list(session_ids), ttl_seconds))
         until = self._clock.now() + timedelta(seconds=ttl_seconds)
         for session_id in session_ids:

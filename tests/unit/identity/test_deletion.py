@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from application.identity.commands import DeleteUserCommand, LoginCommand
-from domain.errors import FailedPrecondition, Unauthenticated
+from domain.errors import FailedPrecondition, Unauthenticated, Unavailable
 from domain.identity.models import User
 from domain.tenancy.models import Membership, Role
 from tests.fakes.identity import IdentityKit, make_identity_kit
@@ -84,3 +84,18 @@ async def test_deleting_a_missing_account_is_unauthenticated() -> None:
     kit = make_identity_kit()
     with pytest.raises(Unauthenticated):
         await kit.delete_user()(DeleteUserCommand("gone"))
+
+
+async def test_delete_while_revocations_are_down_deletes_nothing() -> None:
+    kit = make_identity_kit()
+    ann, token = await sign_up(kit, "ann@example.com")
+    kit.revocations.down = True
+
+    with pytest.raises(Unavailable):
+        await kit.delete_user()(DeleteUserCommand(ann.id))
+
+    assert ann.id in kit.store.users
+    assert kit.store.sessions[kit.session_of(token).id].revoked_at is None
+    kit.revocations.down = False
+    await kit.delete_user()(DeleteUserCommand(ann.id))
+    assert kit.store.users == {}

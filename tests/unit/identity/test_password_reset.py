@@ -13,7 +13,7 @@ from application.identity.commands import (
     ResetPasswordCommand,
     VerifyPasswordResetCommand,
 )
-from domain.errors import InvalidArgument, ResourceExhausted, Unauthenticated
+from domain.errors import InvalidArgument, ResourceExhausted, Unauthenticated, Unavailable
 from domain.identity.models import ChallengePurpose
 from tests.fakes.identity import FRONTEND_URL, IdentityKit, make_identity_kit
 
@@ -189,3 +189,18 @@ async def test_reset_enforces_the_password_policy_without_using_up_the_token() -
     with pytest.raises(InvalidArgument, match="new_password"):
         await kit.reset_password()(ResetPasswordCommand(reset_token, "short", "short"))
     await kit.reset_password()(ResetPasswordCommand(reset_token, NEW_PASSWORD, NEW_PASSWORD))
+
+
+async def test_reset_while_revocations_are_down_changes_nothing_and_the_token_still_works() -> None:
+    kit = await registered_kit()
+    reset_token = await reset_token_for(kit)
+    kit.revocations.down = True
+
+    with pytest.raises(Unavailable):
+        await kit.reset_password()(ResetPasswordCommand(reset_token, NEW_PASSWORD, NEW_PASSWORD))
+
+    assert all(s.revoked_at is None for s in kit.store.sessions.values())
+    await kit.login()(LoginCommand(EMAIL, PASSWORD, IP))
+    kit.revocations.down = False
+    await kit.reset_password()(ResetPasswordCommand(reset_token, NEW_PASSWORD, NEW_PASSWORD))
+    await kit.login()(LoginCommand(EMAIL, NEW_PASSWORD, IP))

@@ -11,7 +11,7 @@ from application.identity.commands import (
     UpdateNameCommand,
     UpdatePasswordCommand,
 )
-from domain.errors import InvalidArgument, Unauthenticated
+from domain.errors import InvalidArgument, Unauthenticated, Unavailable
 from domain.identity.models import User
 from tests.fakes.identity import IdentityKit, make_identity_kit
 from tests.fakes.media import STORAGE_BASE_URL
@@ -172,3 +172,17 @@ async def _set_avatar(uow: UnitOfWork, user_id: str, url: str) -> None:
     user.change_avatar(url, user.updated_at)
     await uow.users.update(user)
     await uow.commit()
+
+
+async def test_password_change_while_revocations_are_down_changes_nothing() -> None:
+    kit, user, current = await signed_up()
+    other = (await kit.login()(LoginCommand(EMAIL, PASSWORD, IP))).token
+    kit.revocations.down = True
+
+    with pytest.raises(Unavailable):
+        await kit.update_user_password()(
+            UpdatePasswordCommand(user.id, current, PASSWORD, "my new password")
+        )
+
+    assert kit.store.sessions[kit.session_of(other).id].revoked_at is None
+    await kit.login()(LoginCommand(EMAIL, PASSWORD, IP))  # the old password still holds

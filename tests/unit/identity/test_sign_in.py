@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from application.identity.commands import LoginCommand, LogoutCommand, RefreshTokenCommand
-from domain.errors import InvalidArgument, ResourceExhausted, Unauthenticated
+from domain.errors import InvalidArgument, ResourceExhausted, Unauthenticated, Unavailable
 from tests.fakes.identity import IdentityKit, make_identity_kit
 
 EMAIL = "ann@example.com"
@@ -206,3 +206,22 @@ async def test_refresh_refuses_a_forged_token() -> None:
     kit = make_identity_kit()
     with pytest.raises(Unauthenticated):
         await kit.refresh_token()(RefreshTokenCommand("eyJforged"))
+
+
+async def test_logout_while_revocations_are_down_changes_nothing_and_a_retry_works() -> None:
+    kit = make_identity_kit()
+    token = (await kit.sign_up(EMAIL, PASSWORD)).token
+    session = kit.session_of(token)
+    kit.revocations.down = True
+
+    with pytest.raises(Unavailable):
+        await kit.logout()(LogoutCommand(session.id))
+    # Not half-done: the session still lives in the database, so refresh and a retry work.
+    assert kit.store.sessions[session.id].revoked_at is None
+    await kit.refresh_token()(RefreshTokenCommand(token))
+
+    kit.revocations.down = False
+    await kit.logout()(LogoutCommand(session.id))
+    assert kit.store.sessions[session.id].revoked_at is not None
+    with pytest.raises(Unauthenticated):
+        await kit.authenticate()(token)
