@@ -27,6 +27,11 @@ RECHECK_SECONDS = 1.0
 POLL_SECONDS = 0.25
 SUBSCRIBE_TIMEOUT_SECONDS = 2.0
 MAX_BACKOFF_SECONDS = 2.0
+# How long `aclose` waits for each of its two steps (the cancelled listener to end, the
+# subscription to close). Bounded because shutdown must not hang on Redis: a listener stuck in
+# a client call that swallows its cancellation, or a connection to a Redis that stopped
+# answering, is left behind (it ends by itself at its next loop turn) rather than waited for.
+CLOSE_TIMEOUT_SECONDS = 2.0
 
 # KEYS[1] the task, KEYS[2] its stop mark; ARGV[1] the task's JSON, ARGV[2] its ttl in seconds.
 # Registers the task and returns 1 when a stop was requested before it started. One script
@@ -49,6 +54,7 @@ class RedisTaskRegistry(TaskRegistry):
     Lifecycle: `async with RedisTaskRegistry.open(client, prefix) as registry: ...`, or build
     one and `await registry.aclose()` at shutdown. The listener starts with the first `start`
     (or `await start_listening()`), so building a registry needs no Redis round trip.
+    `aclose` returns within about 2 x `close_timeout` seconds, whatever Redis does.
     """
 
     def __init__(
@@ -58,6 +64,7 @@ class RedisTaskRegistry(TaskRegistry):
         *,
         stop_mark_seconds: int = STOP_MARK_SECONDS,
         recheck_seconds: float = RECHECK_SECONDS,
+        close_timeout: float = CLOSE_TIMEOUT_SECONDS,
     ) -> None:
         self._client = client
         self._task_prefix = f"{prefix}chat:task:"
@@ -65,6 +72,7 @@ class RedisTaskRegistry(TaskRegistry):
         self._channel = f"{prefix}chat:stop"
         self._stop_mark_seconds = stop_mark_seconds
         self._recheck_seconds = recheck_seconds
+        self._close_timeout = close_timeout
         self._watches: dict[str, StopWatch] = {}
         self._pubsub: PubSub | None = None
         self._listener: asyncio.Task[None] | None = None
@@ -81,6 +89,7 @@ class RedisTaskRegistry(TaskRegistry):
         *,
         stop_mark_seconds: int = STOP_MARK_SECONDS,
         recheck_seconds: float = RECHECK_SECONDS,
+        close_timeout: float = CLOSE_TIMEOUT_SECONDS,
     ) -> AsyncIterator[RedisTaskRegistry]:
         """A registry whose listener is stopped when the block ends."""
         registry = cls(
@@ -88,6 +97,7 @@ class RedisTaskRegistry(TaskRegistry):
             prefix,
             stop_mark_seconds=stop_mark_seconds,
             recheck_seconds=recheck_seconds,
+            close_timeout=close_timeout,
         )
         try:
             yield registry
@@ -116,18 +126,37 @@ class RedisTaskRegistry(TaskRegistry):
             except (RedisError, OSError) as exc:
                 await _close_quietly(pubsub)
                 raise unavailable(WHAT, exc) from exc
+            if self._closed:  # `aclose` ran while we subscribed: it cannot see this pubsub
+                await _close_quietly(pubsub)
+                raise RuntimeError("the task registry is closed")
             self._pubsub = pubsub
             self._listener = asyncio.create_task(self._listen(pubsub), name="chat-stop-listener")
 
     async def aclose(self) -> None:
-        """Stop listening; local watches are no longer set by stop requests."""
+        """Stop listening; local watches are no longer set by stop requests.
+
+        Never waits unbounded: the listener gets `close_timeout` seconds to end once cancelled,
+        closing the subscription another `close_timeout`; whatever is still running then is
+        abandoned with a warning (the listener also ends at its next turn, seeing `_closed`).
+        """
         self._closed = True
         listener, self._listener = self._listener, None
         if listener is not None:
             listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
-        await self._close_pubsub()
+            if not await _ended_within(listener, self._close_timeout):
+                logger.warning(
+                    "chat stop listener still running %.1fs after it was cancelled; abandoned",
+                    self._close_timeout,
+                )
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            closing = asyncio.create_task(_close_quietly(pubsub), name="chat-stop-pubsub-close")
+            if not await _ended_within(closing, self._close_timeout):
+                closing.cancel()
+                logger.warning(
+                    "closing the chat stop subscription took over %.1fs; abandoned",
+                    self._close_timeout,
+                )
 
     async def start(self, task: RunningTask, ttl_seconds: int) -> StopWatch:
         if not self.listening:
@@ -189,7 +218,9 @@ class RedisTaskRegistry(TaskRegistry):
         loop = asyncio.get_running_loop()
         next_recheck = loop.time() + self._recheck_seconds
         backoff = 0.05
-        while True:
+        # `_closed` as well as cancellation: a client call that swallows the CancelledError
+        # (or turns it into a timeout) must not keep the loop alive after `aclose`.
+        while not self._closed:
             try:
                 message = await pubsub.get_message(
                     ignore_subscribe_messages=True, timeout=POLL_SECONDS
@@ -198,12 +229,16 @@ class RedisTaskRegistry(TaskRegistry):
                     self._stopped(_text(message["data"]))
                 backoff = 0.05
             except (RedisError, OSError) as exc:
+                if self._closed:  # `aclose` closed the subscription under us
+                    return
                 # The pub/sub connection re-subscribes when it reconnects; stops published
                 # while it was down are caught up by the re-check below.
                 logger.warning("chat stop listener: redis call failed: %s", type(exc).__name__)
                 await asyncio.sleep(backoff)
                 backoff = min(MAX_BACKOFF_SECONDS, backoff * 2)
             except Exception:
+                if self._closed:
+                    return
                 # A bug must not end stop delivery for the life of the process.
                 logger.exception("chat stop listener failed on a message")
                 await asyncio.sleep(POLL_SECONDS)
@@ -245,6 +280,23 @@ class RedisTaskRegistry(TaskRegistry):
 
     def _stop_key(self, task_id: str) -> str:
         return self._stop_prefix + task_id
+
+
+async def _ended_within(task: asyncio.Task[None], seconds: float) -> bool:
+    """Wait up to `seconds` for `task` to end, without cancelling it (unlike `wait_for`, which
+    would then wait, unbounded, for the cancellation to take effect); False if it still runs.
+    Its outcome is consumed either way, so an error is logged rather than left unretrieved."""
+    await asyncio.wait({task}, timeout=seconds)
+    if task.done():
+        _log_failure(task)
+        return True
+    task.add_done_callback(_log_failure)
+    return False
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and (error := task.exception()) is not None:
+        logger.error("%s failed while closing", task.get_name(), exc_info=error)
 
 
 def _text(value: bytes | str) -> str:
