@@ -17,7 +17,11 @@ from adapters.sql.engine import create_engine
 from adapters.sql.migrate import MIGRATION_LOCK, downgrade, upgrade
 from adapters.sql.tables import metadata
 from tests.integration.sql.conftest import BACKENDS
+from tests.support.waiting import eventually
 
+# A deadline for the replica processes (start, queue up, migrate one after the other): they
+# normally need a few seconds; only a broken run waits this long.
+REPLICAS_WITHIN_SECONDS = 120.0
 TENANCY_TABLES = {"invitations", "api_keys"}
 BILLING_TABLES = {"subscription_plans", "subscriptions", "credit_grants", "credit_reservations"}
 AGENT_TABLES = {"agents", "agent_config_versions", "agent_intentions", "agent_leads"}
@@ -111,18 +115,26 @@ async def test_replicas_starting_together_take_turns_and_all_succeed(
     fresh_postgres_url: str,
 ) -> None:
     engine = create_engine(fresh_postgres_url, pool_size=2)
+    replicas: list[asyncio.subprocess.Process] = []
     try:
         async with engine.connect() as holder:
             # Hold the migration lock so every replica must queue up behind it.
             await holder.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
-            replicas = [await start_replica_upgrade(fresh_postgres_url) for _ in range(3)]
-            await wait_for_lock_waiters(engine, count=3)
+            replicas += [await start_replica_upgrade(fresh_postgres_url) for _ in range(3)]
+            await wait_for_lock_waiters(engine, replicas)
             await holder.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
             await holder.commit()
-        results = await asyncio.gather(
-            *(asyncio.wait_for(replica.communicate(), timeout=60) for replica in replicas)
+        results = await asyncio.wait_for(
+            asyncio.gather(*(replica.communicate() for replica in replicas)),
+            REPLICAS_WITHIN_SECONDS,
         )
     finally:
+        # A failed test must not leave replicas behind (they would wait for the lock forever
+        # if the holder's connection outlived the test).
+        for replica in replicas:
+            if replica.returncode is None:
+                replica.kill()
+                await replica.wait()
         await engine.dispose()
 
     assert [replica.returncode for replica in replicas] == [0, 0, 0], results
@@ -140,9 +152,24 @@ async def start_replica_upgrade(url: str) -> asyncio.subprocess.Process:
     )
 
 
-async def wait_for_lock_waiters(engine: AsyncEngine, count: int) -> None:
-    waiting = 0
-    for _ in range(300):
+async def wait_for_lock_waiters(
+    engine: AsyncEngine, replicas: list[asyncio.subprocess.Process]
+) -> None:
+    """Return once every replica waits for the migration lock (seen in pg_locks).
+
+    No window: starting three Pythons that import SQLAlchemy and Alembic takes anything from
+    one to many seconds on two busy cores, so this polls until they are there, failing at once
+    if one exits instead (with its stderr) and only after a generous deadline otherwise.
+    """
+
+    async def all_waiting() -> bool:
+        for replica in replicas:
+            if replica.returncode is not None:
+                _, stderr = await replica.communicate()
+                raise AssertionError(
+                    f"a replica exited ({replica.returncode}) before it waited for the lock: "
+                    f"{stderr.decode(errors='replace')[-2000:]}"
+                )
         async with engine.connect() as connection:
             waiting = await connection.scalar(
                 text(
@@ -151,7 +178,11 @@ async def wait_for_lock_waiters(engine: AsyncEngine, count: int) -> None:
                     "(SELECT oid FROM pg_database WHERE datname = current_database())"
                 )
             )
-        if waiting == count:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{waiting} of {count} replicas waited for the migration lock")
+        return bool(waiting == len(replicas))
+
+    await eventually(
+        all_waiting,
+        f"{len(replicas)} replicas waiting for the migration lock",
+        REPLICAS_WITHIN_SECONDS,
+        every=0.05,
+    )
