@@ -4,6 +4,7 @@ first-byte and idle timeouts, closing the upstream stream, usage fallback, error
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import httpx
@@ -16,6 +17,7 @@ from domain.errors import InvalidArgument, Unavailable
 from entrypoints.llm_wiring import new_llm_http_client
 from entrypoints.settings import LlmSettings
 from tests.unit.adapters.llm.scripted_server import (
+    Exchange,
     ScriptedServer,
     chunk,
     endless,
@@ -29,6 +31,8 @@ API_KEY = "sk-test-secret-key-0123456789"
 DONE = "[DONE]"
 HELLO = [chunk(None), chunk("Hel"), chunk("lo"), chunk(None, finish="stop"), DONE]
 FAST = LLMTimeouts(connect=1.0, first_byte=0.5, idle=0.3)
+# Well below the wired first-byte timeout (60 s), well above what starting 40 streams takes.
+ALL_CONNECTED_WITHIN_SECONDS = 20.0
 
 
 class RecordingSleep:
@@ -333,12 +337,31 @@ async def test_a_non_sse_answer_is_unavailable(client: httpx.AsyncClient) -> Non
 
 
 async def test_forty_concurrent_streams_share_the_wired_client() -> None:
-    payloads = [chunk(f"{i} ") for i in range(5)] + [chunk(None, finish="stop"), DONE]
+    streams = 40
+    settings = LlmSettings()
+    everyone_connected = asyncio.Event()
+    stream = sse([chunk(f"{i} ") for i in range(5)] + [chunk(None, finish="stop"), DONE])
+
+    async def once_all_are_connected(exchange: Exchange) -> None:
+        # Held until all are there, so "all at once" does not depend on how fast the machine
+        # starts them. A client that queued some on its pool never gets here: after the
+        # deadline the held ones answer and `peak_connections` shows the queueing.
+        if len(server.exchanges) == streams:
+            everyone_connected.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(everyone_connected.wait(), ALL_CONNECTED_WITHIN_SECONDS)
+        await stream(exchange)
+
     async with (
-        new_llm_http_client(LlmSettings()) as shared,
-        scripted_server(sse(payloads, between=0.05)) as server,
+        new_llm_http_client(settings) as shared,
+        scripted_server(once_all_are_connected) as server,
     ):
-        llm = backend_for(shared, server)
-        results = await asyncio.gather(*(run(llm) for _ in range(40)))
+        # The wired timeouts (tens of seconds), not FAST: the server is held on purpose here,
+        # and what is tested is the pool, not how quickly two busy cores answer.
+        wired = LLMTimeouts(
+            settings.connect_timeout, settings.first_byte_timeout, settings.idle_timeout
+        )
+        llm = backend_for(shared, server, timeouts=wired)
+        results = await asyncio.gather(*(run(llm) for _ in range(streams)))
     assert all(len(events) == 6 for events in results)
-    assert server.peak_connections == 40  # all streamed at once, none queued on the pool
+    assert server.peak_connections == streams  # all streamed at once, none queued on the pool
