@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -44,6 +45,7 @@ from entrypoints.http.tenancy.controllers import (
 )
 from entrypoints.logs import configure_logging
 from entrypoints.settings import Settings, load_settings
+from entrypoints.shutdown import drain_on_signals
 from entrypoints.telemetry import configure_tracing, tracing_middleware
 
 logger = logging.getLogger("astra")
@@ -57,11 +59,23 @@ OPENAPI_TAGS = [
 ]
 
 
-def create_app(settings: Settings | None = None, overrides: Overrides | None = None) -> Litestar:
+def create_served_app() -> Litestar:
+    """The application `astra serve` runs (a uvicorn factory): drains on SIGTERM/SIGINT."""
+    return create_app(drain_on_signal=True)
+
+
+def create_app(
+    settings: Settings | None = None,
+    overrides: Overrides | None = None,
+    *,
+    drain_on_signal: bool = False,
+) -> Litestar:
     """Build the application; nothing connects until the lifespan starts.
 
     `overrides` substitutes adapters (e.g. a fixed clock, a capturing email sender) so tests
     and benchmarks use the same wiring as production without monkeypatching.
+    `drain_on_signal` chains the bounded graceful shutdown (`entrypoints.shutdown`) in front
+    of the server's SIGTERM/SIGINT handlers; only a process that owns its signals wants it.
     """
     resolved = settings if settings is not None else load_settings()
     if not logging.getLogger().handlers:
@@ -74,7 +88,11 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with build_container(resolved, chosen, tracer_provider) as container:
             app.state.container = container
-            yield
+            if not drain_on_signal:
+                yield
+                return
+            with drain_on_signals(container.drain, asyncio.get_running_loop()):
+                yield
 
     app = Litestar(
         route_handlers=[

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
 import signal
 import sys
 from collections.abc import Sequence
@@ -15,12 +16,19 @@ from entrypoints.settings import SettingsError, load_settings
 logger = logging.getLogger("astra")
 
 
+# After the grace period, running turns end and settle; this bounds that too, after which
+# uvicorn cancels whatever is left and the process exits.
+SETTLE_AFTER_GRACE_SECONDS = 8
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    load_settings()  # fail fast on bad settings, before workers start
-    uvicorn.run(
-        "entrypoints.app:create_app",
+    from entrypoints.supervisor import Supervisor
+
+    settings = load_settings()  # fail fast on bad settings, before workers start
+    config = uvicorn.Config(
+        "entrypoints.app:create_served_app",
         factory=True,
         host=args.host,
         port=args.port,
@@ -29,8 +37,17 @@ def _serve(args: argparse.Namespace) -> int:
         access_log=False,
         proxy_headers=True,
         server_header=False,
+        timeout_graceful_shutdown=math.ceil(
+            settings.shutdown_grace_seconds + SETTLE_AFTER_GRACE_SECONDS
+        ),
     )
-    return 0
+
+    if config.workers > 1:
+        Supervisor(config, sockets=[config.bind_socket()]).run()
+        return 0
+    server = uvicorn.Server(config)
+    server.run()
+    return 0 if server.started else 3
 
 
 def _db_upgrade(_: argparse.Namespace) -> int:

@@ -61,6 +61,7 @@ from entrypoints.billing_wiring import BillingUseCases, wire_billing
 from entrypoints.chat_wiring import ChatUseCases, open_chat
 from entrypoints.identity_wiring import IdentityUseCases, wire_identity
 from entrypoints.settings import Settings, resolve_jwt_secret
+from entrypoints.shutdown import Drain
 from entrypoints.telemetry import instrument_clients
 from entrypoints.tenancy_wiring import TenancyUseCases, wire_tenancy
 
@@ -83,6 +84,8 @@ class Container:
     readiness: Callable[[], Awaitable[dict[str, str]]]
     media_path: Callable[[str], Path | None]
     email_relay: EmailRelay
+    # SIGTERM has been received: readiness refuses, running turns end after the grace period.
+    drain: Drain
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +280,7 @@ async def build_container(
             readiness=readiness,
             media_path=storage.resolve,
             email_relay=relay,
+            drain=Drain(settings.shutdown_grace_seconds, chat.send.end_running),
         )
 
 

@@ -70,6 +70,9 @@ class Settings:
     chat_slot_lease_seconds: int = 20
     # How often recovery looks for turns nobody runs any more (`astra worker`, SQLite serve).
     recovery_interval_seconds: float = 15.0
+    # After SIGTERM: how long requests and streams in flight may go on before running chat
+    # turns are ended; below Kubernetes' default 30 s termination grace period.
+    shutdown_grace_seconds: float = 20.0
     # Seconds of model silence between SSE `event: ping` lines (contract §6; tests shorten it).
     chat_ping_seconds: float = 10.0
     max_body_bytes: int = 3 * 1024 * 1024
@@ -187,6 +190,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         chat_turn_margin_seconds=_int(source, "ASTRA_CHAT_TURN_MARGIN_SECONDS", 30, minimum=10),
         chat_slot_lease_seconds=_int(source, "ASTRA_CHAT_SLOT_LEASE_SECONDS", 20, minimum=2),
         recovery_interval_seconds=_seconds(source, "ASTRA_RECOVERY_INTERVAL_SECONDS", 15.0),
+        shutdown_grace_seconds=_seconds(source, "ASTRA_SHUTDOWN_GRACE_SECONDS", 20.0),
         redis_prefix=get("ASTRA_REDIS_PREFIX", "").strip() or "astra:",
         redis_max_connections=_int(source, "ASTRA_REDIS_MAX_CONNECTIONS", 200, minimum=1),
         redis_pool_timeout_seconds=_seconds(source, "ASTRA_REDIS_POOL_TIMEOUT_SECONDS", 5.0),

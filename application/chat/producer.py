@@ -198,6 +198,7 @@ class TurnProducer:
             if not consumer.done():
                 consumer.cancel()
                 outcome.status = MessageStatus.ABORTED
+                _blame(outcome, turn.abort_reason)
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.gather(consumer, return_exceptions=True)
         outcome.latency = time.monotonic() - started
@@ -225,7 +226,9 @@ class TurnProducer:
             error_code=int(error.code) if error else 0,
             # Nothing was charged and the cause was passing: a retry under the same
             # Idempotency-Key must run the turn again, not replay this failure.
-            frees_idempotency_key=error is not None and error.code in RETRYABLE_CODES,
+            frees_idempotency_key=not charged
+            and error is not None
+            and error.code in RETRYABLE_CODES,
         )
         stored = StoredTurn(plan.tenant_id, plan.conversation_id, plan.message_id, plan.reserved)
         balance = await self._finish(stored, reply, now)
@@ -283,6 +286,16 @@ class TurnProducer:
         except Exception:
             # A lead is a by-product: losing one must never fail the reply.
             logger.warning("could not record the lead of turn %s", plan.message_id, exc_info=True)
+
+
+def _blame(outcome: _Outcome, reason: AstraError | None) -> None:
+    """An abort with a reason (shutdown) ends the turn with that error: what was streamed is
+    kept and charged (aborted), a turn with nothing streamed yet fails and is released."""
+    if reason is None:
+        return
+    outcome.error = reason
+    if not outcome.answer:
+        outcome.status = MessageStatus.FAILED
 
 
 async def _quietly(release: Callable[[Any], Awaitable[None]], handle: Any) -> None:

@@ -38,6 +38,7 @@ from domain.errors import (
     NotFound,
     PermissionDenied,
     ResourceExhausted,
+    Unavailable,
 )
 from domain.tenancy.policy import Action
 
@@ -45,6 +46,7 @@ logger = logging.getLogger("astra.chat")
 
 # How long `aclose` lets running turns stop and settle at shutdown.
 SHUTDOWN_WAIT_SECONDS = 5.0
+SHUTTING_DOWN_MESSAGE = "the server is shutting down; send the message again"
 
 
 def concurrency_key(tenant_id: str, external_user_id: str) -> str:
@@ -295,13 +297,22 @@ class SendChatMessage:
             balance = await self._ledger.balance(stored.tenant_id, self._clock.now())
         return replayed_turn(stored, balance)
 
+    def end_running(self) -> int:
+        """At shutdown, once the grace period is over: end every running turn with `14`
+        (streams get an `error` event; what was streamed is settled, the rest released).
+        Returns how many turns were asked to end."""
+        running = list(self._running)
+        for turn in running:
+            # One error each: a blocking request raises it, and raising records a traceback.
+            turn.request_abort(Unavailable(SHUTTING_DOWN_MESSAGE, retry_after=1))
+        return len(running)
+
     async def aclose(self, wait_seconds: float = SHUTDOWN_WAIT_SECONDS) -> None:
-        """At shutdown: stop every running turn and let it settle (bounded wait)."""
-        running = list(self._running.items())
-        for turn, _ in running:
-            turn.request_abort()
-        if running:
-            await asyncio.wait([task for _, task in running], timeout=wait_seconds)
+        """At shutdown: end every running turn and let it settle (bounded wait)."""
+        tasks = list(self._running.values())
+        self.end_running()
+        if tasks:
+            await asyncio.wait(tasks, timeout=wait_seconds)
 
     @property
     def running(self) -> int:

@@ -81,6 +81,7 @@ class ChatTurn:
         self.replayed = replayed
         self._events: asyncio.Queue[TurnEvent] = asyncio.Queue()
         self._abort_requested = asyncio.Event()
+        self._abort_reason: AstraError | None = None
         self._done = asyncio.Event()
 
     # ------------------------------------------------------------------ consumer side
@@ -115,8 +116,15 @@ class ChatTurn:
             if isinstance(event, TurnFinished | TurnFailed):
                 return event
 
-    def request_abort(self) -> None:
-        """Ask the producer to stop, without waiting (safe from a cancelled context)."""
+    def request_abort(self, reason: AstraError | None = None) -> None:
+        """Ask the producer to stop, without waiting (safe from a cancelled context).
+
+        With a `reason` (the server shutting down) the turn ends with that error, so a client
+        still reading learns why its reply was cut short; without one (the client left, a
+        stop) it ends as an ordinary aborted reply.
+        """
+        if reason is not None and self._abort_reason is None:
+            self._abort_reason = reason
         self._abort_requested.set()
 
     async def abort(self, wait_seconds: float = ABORT_WAIT_SECONDS) -> None:
@@ -133,6 +141,10 @@ class ChatTurn:
     @property
     def abort_requested(self) -> asyncio.Event:
         return self._abort_requested
+
+    @property
+    def abort_reason(self) -> AstraError | None:
+        return self._abort_reason
 
     def emit(self, event: TurnEvent) -> None:
         self._events.put_nowait(event)

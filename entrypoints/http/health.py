@@ -30,7 +30,10 @@ class HealthController(Controller):
 
     @get("/readyz", operation_id="Readyz")
     async def readyz(self, container: Deps) -> ReadinessResponse:
-        """Ready when the database and (if configured) Redis answer; otherwise `14`."""
+        """Ready when the database and (if configured) Redis answer and the process is not
+        shutting down; otherwise `14`."""
+        if container.drain.draining:
+            raise Unavailable("not ready: shutting down", retry_after=1)
         checks = await container.readiness()
         failing = sorted(name for name, state in checks.items() if state != "ok")
         if failing:

@@ -7,9 +7,9 @@ import asyncio
 import pytest
 
 from application.chat.commands import StopChatCommand
-from application.chat.turn import TurnFinished
+from application.chat.turn import TurnFailed, TurnFinished
 from domain.chat.models import MessageStatus
-from domain.errors import InvalidArgument, NotFound, Unavailable
+from domain.errors import ErrorCode, InvalidArgument, NotFound, Unavailable
 from tests.fakes.chat import ScriptedBackend
 from tests.unit.chat.kit import USER, ChatKit, key_caller
 
@@ -118,7 +118,7 @@ async def test_waiting_for_an_event_times_out_without_disturbing_the_turn() -> N
     assert (await turn.result()).answer == "Hello there"  # type: ignore[union-attr]
 
 
-async def test_shutdown_stops_running_turns_and_settles_them() -> None:
+async def test_shutdown_ends_a_streaming_turn_with_14_and_charges_what_was_streamed() -> None:
     gate = asyncio.Event()
     kit = ChatKit(backend=ScriptedBackend(gate=gate))
     agent = kit.agent()
@@ -126,4 +126,27 @@ async def test_shutdown_stops_running_turns_and_settles_them() -> None:
     turn = await kit.turn(agent)
     await turn.next_event()
     await kit.send.aclose()
-    assert kit.stored(turn.message_id).status is MessageStatus.ABORTED
+    result = await asyncio.wait_for(turn.result(), 1)
+    # The client still reading learns why the reply stopped, and may send it again.
+    assert isinstance(result, TurnFailed)
+    assert isinstance(result.error, Unavailable)
+    reply = kit.stored(turn.message_id)
+    assert (reply.status, reply.content, reply.credits) == (MessageStatus.ABORTED, "Hello", 1)
+    assert reply.error_code == 14
+    assert await kit.balance() == 9
+
+
+async def test_shutdown_before_any_output_fails_the_turn_and_releases_the_credits() -> None:
+    gate = asyncio.Event()
+    kit = ChatKit(backend=ScriptedBackend(gate=gate, gate_after=0))
+    agent = kit.agent()
+    await kit.give_credits(10)
+    turn = await kit.turn(agent)
+    await kit.backend.started.wait()
+    assert kit.send.end_running() == 1
+    result = await asyncio.wait_for(turn.result(), 1)
+    assert isinstance(result, TurnFailed)
+    assert result.error.code == ErrorCode.UNAVAILABLE
+    reply = kit.stored(turn.message_id)
+    assert (reply.status, reply.credits, reply.error_code) == (MessageStatus.FAILED, 0, 14)
+    assert await kit.balance() == 10
