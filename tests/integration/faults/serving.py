@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
 import secrets
-from collections.abc import AsyncIterator, Mapping
+import signal
+import subprocess
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +22,7 @@ from httpx_sse import aconnect_sse
 from bench.astra import astra_command
 from bench.infra import Server, clean_environment, free_port, running_server
 from tests.e2e.chat_flows import CHAT, INTERNAL_KEY
+from tests.integration.faults.ledger_audit import LedgerAudit, audit_ledger
 
 MAX_TURN_SECONDS = 4
 MARGIN_SECONDS = 10
@@ -68,3 +74,100 @@ async def open_stream(
                 events.append(event.data)
                 first_chunk.set()
     return events
+
+
+# What a client may see while a dependency fails: answers, refusals and "retry later".
+ALLOWED_STATUSES = {200, 402, 429, 503}
+# Every hold is overdue this long after its turn started; recovery then needs a round or two.
+RECOVERED_WITHIN = MAX_TURN_SECONDS + MARGIN_SECONDS + 30
+
+
+@asynccontextmanager
+async def astra_worker(tmp: Path, env: Mapping[str, str]) -> AsyncIterator[subprocess.Popen[bytes]]:
+    """`astra worker` (email relay, chat recovery) in its own process group; stopped after."""
+    with (tmp / "astra-worker.log").open("wb") as log:
+        process = subprocess.Popen(  # noqa: ASYNC220 - a long-lived child, stopped below
+            [*astra_command(), "worker"],
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield process
+    finally:
+        await stop_process_group(process)
+
+
+@dataclass
+class Traffic:
+    """What chat clients saw: HTTP statuses, and the codes of streams' `error` events."""
+
+    statuses: list[int] = field(default_factory=list)
+    stream_errors: list[int] = field(default_factory=list)
+    transport_errors: list[str] = field(default_factory=list)
+
+    def answered_since(self, mark: int) -> int:
+        return sum(status == 200 for status in self.statuses[mark:])
+
+    def assert_only_allowed(self) -> None:
+        assert not self.transport_errors, self.transport_errors[:5]
+        assert set(self.statuses) <= ALLOWED_STATUSES, sorted(set(self.statuses))
+        assert set(self.stream_errors) <= {402, 429, 503}, sorted(set(self.stream_errors))
+
+
+async def chat_loop(
+    http: httpx.AsyncClient,
+    key: dict[str, str],
+    body: Callable[[str], dict[str, Any]],
+    traffic: Traffic,
+    stop: asyncio.Event,
+) -> None:
+    """Chat turns one after another, alternating blocking and streaming, until `stop`."""
+    streaming = False
+    while not stop.is_set():
+        streaming = not streaming
+        try:
+            if streaming:
+                async with aconnect_sse(
+                    http, "POST", CHAT, json=body("streaming"), headers=key
+                ) as source:
+                    traffic.statuses.append(source.response.status_code)
+                    if source.response.status_code == 200:
+                        async for event in source.aiter_sse():
+                            data = json.loads(event.data) if event.data else {}
+                            if data.get("event") == "error":
+                                traffic.stream_errors.append(int(data["status"]))
+                    else:
+                        await source.response.aread()
+            else:
+                response = await http.post(CHAT, json=body("blocking"), headers=key)
+                traffic.statuses.append(response.status_code)
+        except httpx.TransportError as error:
+            traffic.transport_errors.append(f"{type(error).__name__}: {error}")
+        if traffic.statuses and traffic.statuses[-1] != 200:
+            await asyncio.sleep(0.05)  # a refusal is instant: do not spin on it
+
+
+async def wait_until_recovered(database_url: str, tenant_id: str) -> LedgerAudit:
+    """Until no credit is held and no reply is pending (within one recovery deadline)."""
+    async with asyncio.timeout(RECOVERED_WITHIN):
+        while True:
+            audit = await audit_ledger(database_url, tenant_id)
+            if audit.reserved_holds == 0 and audit.pending_replies == 0:
+                return audit
+            await asyncio.sleep(0.25)
+
+
+async def stop_process_group(process: subprocess.Popen[bytes]) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        try:
+            await asyncio.to_thread(process.wait, 15)
+            return
+        except subprocess.TimeoutExpired:
+            continue

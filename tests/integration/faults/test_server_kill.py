@@ -25,8 +25,7 @@ from tests.e2e.chat_flows import (
 )
 from tests.integration.faults.ledger_audit import audit_ledger
 from tests.integration.faults.serving import (
-    MARGIN_SECONDS,
-    MAX_TURN_SECONDS,
+    RECOVERED_WITHIN,
     astra_serve,
     open_stream,
     serve_env,
@@ -35,8 +34,6 @@ from tests.support.mailbox import running_mailbox
 
 STREAMS = 10
 CREDITS = 50
-# Every hold is overdue this long after its turn started; recovery then needs one round.
-RECOVERED_WITHIN = MAX_TURN_SECONDS + MARGIN_SECONDS + 30
 
 
 async def kill_mid_stream(server: Server, http: httpx.AsyncClient, tenant: ChatTenant) -> None:
