@@ -89,10 +89,20 @@ class PrivateRedis:
 
     def stop(self) -> None:
         """Stop the server and return once its port refuses connections."""
+        self.thaw()  # a frozen server would not act on SIGTERM
         if self._process is not None:
             _kill_group(self._process)
             self._process = None
         wait_until(lambda: not port_accepts(self.port), "redis port closing", STOP_WITHIN_SECONDS)
+
+    def freeze(self) -> None:
+        """SIGSTOP: the port stays open and connections are accepted, but nothing answers."""
+        assert self._process is not None, "redis-server is not running"
+        os.kill(self._process.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        if self._process is not None:
+            os.kill(self._process.pid, signal.SIGCONT)
 
     def _answers_ping(self) -> bool:
         if self._process is not None and self._process.poll() is not None:
