@@ -34,8 +34,10 @@ def test_variables_are_read_and_typed() -> None:
             "ASTRA_FRONTEND_URL": "https://app.example.com/",
             "ASTRA_REDIS_MAX_CONNECTIONS": "64",
             "ASTRA_REDIS_POOL_TIMEOUT_SECONDS": "0.5",
+            "ASTRA_SHUTDOWN_GRACE_SECONDS": "12.5",
         }
     )
+    assert settings.shutdown_grace_seconds == 12.5
     assert settings.redis_max_connections == 64
     assert settings.redis_pool_timeout_seconds == 0.5
     assert settings.internal_api_keys == (STRONG, STRONG + "x")
@@ -56,6 +58,7 @@ def test_variables_are_read_and_typed() -> None:
         ({"ASTRA_LLM_BACKEND": "gpt"}, "ASTRA_LLM_BACKEND"),
         ({"ASTRA_REDIS_MAX_CONNECTIONS": "0"}, "ASTRA_REDIS_MAX_CONNECTIONS"),
         ({"ASTRA_REDIS_POOL_TIMEOUT_SECONDS": "-1"}, "ASTRA_REDIS_POOL_TIMEOUT_SECONDS"),
+        ({"ASTRA_SHUTDOWN_GRACE_SECONDS": "soon"}, "ASTRA_SHUTDOWN_GRACE_SECONDS"),
     ],
 )
 def test_bad_values_are_refused_by_name(env: dict[str, str], problem: str) -> None:
