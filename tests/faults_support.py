@@ -20,16 +20,11 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from bench.infra import free_port
+
 START_WITHIN_SECONDS = 30.0
 STOP_WITHIN_SECONDS = 30.0
 POLL_SECONDS = 0.02
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def wait_until(condition: Callable[[], bool], what: str, within: float) -> None:

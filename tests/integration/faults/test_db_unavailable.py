@@ -25,11 +25,12 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from adapters.security.tokens import JwtTokenIssuer
 from adapters.sql.identity.reader import SqlAccountReader
 from adapters.sql.migrate import upgrade
+from bench.infra import free_port
 from domain.errors import ErrorCode, Unavailable
 from entrypoints.app import create_app
 from entrypoints.container import JWT_AUDIENCE, JWT_ISSUER
 from entrypoints.settings import Settings
-from tests.faults_support import PrivatePostgres, free_port, private_postgres
+from tests.faults_support import PrivatePostgres, private_postgres
 
 pytestmark = pytest.mark.integration
 
