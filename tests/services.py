@@ -3,6 +3,10 @@
 Order: `ASTRA_TEST_DATABASE_URL` / `ASTRA_TEST_REDIS_URL`, then testcontainers when a Docker
 daemon answers, then the local servers on 127.0.0.1. An unreachable service fails the run: the
 suites never skip silently.
+
+Test databases are named `astra_test_<unix time>_<random>`: the session fixtures drop their own
+at the end, the run's guard process (`tests.support.peers`) drops them if the run dies first,
+and `drop_stale_databases` drops those a crashed run still left behind.
 """
 
 from __future__ import annotations
@@ -10,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import secrets
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -18,8 +24,16 @@ import asyncpg
 import redis.asyncio as redis_asyncio
 from sqlalchemy.engine import make_url
 
+from tests.support.peers import forget_database, watch_database
+
 LOCAL_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
+DATABASE_PREFIX = "astra_test_"
+# A run's databases live as long as the run; one older than this is a crashed run's leftover.
+# Generous, so a concurrent long run (another checkout, another engineer) keeps its own.
+STALE_AFTER_SECONDS = 3600
+ADMIN_TIMEOUT_SECONDS = 30.0
+_TIMESTAMPED = re.compile(rf"^{DATABASE_PREFIX}(\d{{10,}})_[0-9a-f]+$")
 
 
 class ServiceUnavailableError(RuntimeError):
@@ -28,6 +42,8 @@ class ServiceUnavailableError(RuntimeError):
 
 @dataclass(frozen=True)
 class TestServices:
+    __test__ = False  # not a test class, whatever its name says
+
     admin_database_url: str
     redis_url: str
 
@@ -95,10 +111,13 @@ def _redacted(url: str) -> str:
 
 async def create_database(admin_url: str) -> str:
     """Create a fresh database for this run and return its SQLAlchemy URL."""
-    name = f"astra_test_{secrets.token_hex(6)}"
-    conn = await asyncpg.connect(_asyncpg_dsn(admin_url))
+    name = f"{DATABASE_PREFIX}{int(time.time())}_{secrets.token_hex(4)}"
+    dsn = _asyncpg_dsn(admin_url)
+    # Registered first: a run killed during CREATE still has it dropped (IF EXISTS).
+    watch_database(dsn, name)
+    conn = await asyncpg.connect(dsn, timeout=ADMIN_TIMEOUT_SECONDS)
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.execute(f'CREATE DATABASE "{name}"', timeout=ADMIN_TIMEOUT_SECONDS)
     finally:
         await conn.close()
     return make_url(admin_url).set(database=name).render_as_string(False)
@@ -106,11 +125,45 @@ async def create_database(admin_url: str) -> str:
 
 async def drop_database(admin_url: str, database_url: str) -> None:
     name = make_url(database_url).database
-    conn = await asyncpg.connect(_asyncpg_dsn(admin_url))
+    assert name is not None
+    await _drop(admin_url, [name])
+
+
+async def _drop(admin_url: str, names: list[str]) -> None:
+    conn = await asyncpg.connect(_asyncpg_dsn(admin_url), timeout=ADMIN_TIMEOUT_SECONDS)
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for name in names:
+            await conn.execute(
+                f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', timeout=ADMIN_TIMEOUT_SECONDS
+            )
+            forget_database(name)
     finally:
         await conn.close()
+
+
+async def drop_stale_databases(
+    admin_url: str, older_than_seconds: float = STALE_AFTER_SECONDS
+) -> list[str]:
+    """Drop the test databases that crashed runs left behind; returns their names."""
+    now = time.time()
+    conn = await asyncpg.connect(_asyncpg_dsn(admin_url), timeout=ADMIN_TIMEOUT_SECONDS)
+    try:
+        names = [
+            row["datname"]
+            for row in await conn.fetch(
+                "SELECT datname FROM pg_database WHERE starts_with(datname, $1)", DATABASE_PREFIX
+            )
+        ]
+    finally:
+        await conn.close()
+    stale = [
+        name
+        for name in names
+        if (found := _TIMESTAMPED.match(name)) and now - int(found[1]) > older_than_seconds
+    ]
+    if stale:
+        await _drop(admin_url, stale)
+    return stale
 
 
 async def delete_redis_prefix(redis_url: str, prefix: str) -> None:

@@ -3,9 +3,13 @@
 The server (`llama_cpp.server` from llama-cpp-python) lives in its own venv because it pins its
 own fastapi/pydantic. The venv and the model are built once into `~/.cache/astra-tests` (or
 `ASTRA_TEST_CACHE_DIR`) and reused by later runs; a file lock keeps parallel workers from
-building them twice. The wheel comes from `ASTRA_LLAMA_WHEEL` or the shared wheels directory;
-without it the run fails loudly — compiling llama.cpp from source takes ~12 minutes, which is
-not something a test run should start on its own.
+building them twice. The wheel is looked up only in two places: `ASTRA_LLAMA_WHEEL` (a file), else
+`shared/wheels` beside the checkout (`<repo>/../shared/wheels`). Without it a test that needs the
+server fails loudly, naming both — it never skips, and it never compiles llama.cpp from source
+(~12 minutes, not something a test run should start on its own).
+
+The server runs in a process group of its own that dies with the test process (see
+`tests.support.peers`), so a failed, timed-out or killed run leaves no server behind.
 """
 
 from __future__ import annotations
@@ -13,7 +17,6 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -25,9 +28,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.peers import free_port, spawn, stop
+
 LLAMA_VERSION = "0.3.36"
 MODEL_ALIAS = "tiny"
 REPO_ROOT = Path(__file__).resolve().parents[2]
+SHARED_DIR = REPO_ROOT.parent / "shared"
+WHEELS_DIR = SHARED_DIR / "wheels"
 MODEL_SCRIPT = Path(__file__).with_name("make_tiny_gguf.py")
 READY_WITHIN_SECONDS = 60.0
 # Bumped whenever what the venv holds changes, so an old cache is rebuilt rather than trusted.
@@ -47,18 +54,34 @@ def cache_dir() -> Path:
     return Path(configured) if configured else Path.home() / ".cache" / "astra-tests"
 
 
+def wheel_pattern() -> str:
+    return f"llama_cpp_python-{LLAMA_VERSION}-*.whl"
+
+
 def find_wheel() -> Path | None:
-    """`ASTRA_LLAMA_WHEEL`, else the first shared wheel beside the repo or in /work/shared."""
+    """`ASTRA_LLAMA_WHEEL` when set (None if it is not a file), else the first matching wheel in
+    `shared/wheels` beside the checkout; no other place is searched."""
     configured = os.environ.get("ASTRA_LLAMA_WHEEL", "").strip()
     if configured:
         path = Path(configured)
         return path if path.is_file() else None
-    pattern = f"llama_cpp_python-{LLAMA_VERSION}-*.whl"
-    for wheels in (REPO_ROOT.parent / "shared" / "wheels", Path("/work/shared/wheels")):
-        found = sorted(wheels.glob(pattern))
-        if found:
-            return found[0]
-    return None
+    found = sorted(WHEELS_DIR.glob(wheel_pattern()))
+    return found[0] if found else None
+
+
+def missing_wheel_message() -> str:
+    """Why there is no wheel, naming both places it is looked up in."""
+    configured = os.environ.get("ASTRA_LLAMA_WHEEL", "").strip()
+    where = (
+        f"ASTRA_LLAMA_WHEEL={configured} is not a file"
+        if configured
+        else f"ASTRA_LLAMA_WHEEL is not set and {WHEELS_DIR} has no {wheel_pattern()}"
+    )
+    return (
+        f"{where}. Set ASTRA_LLAMA_WHEEL to the wheel's path or put the wheel in {WHEELS_DIR} "
+        f"(see {SHARED_DIR / 'testing' / 'README.md'}). The LLM tests need the real llama.cpp "
+        "server and never skip."
+    )
 
 
 @contextmanager
@@ -89,18 +112,7 @@ def ensure_venv() -> Path:
             return python
         wheel = find_wheel()
         if wheel is None:
-            configured = os.environ.get("ASTRA_LLAMA_WHEEL", "").strip()
-            where = (
-                f"ASTRA_LLAMA_WHEEL={configured} is not a file"
-                if configured
-                else f"no llama_cpp_python-{LLAMA_VERSION}-*.whl in "
-                f"{REPO_ROOT.parent / 'shared' / 'wheels'} or /work/shared/wheels"
-            )
-            pytest.fail(
-                f"{where}; set ASTRA_LLAMA_WHEEL (see /work/shared/testing/README.md). The LLM "
-                "tests need the real llama.cpp server and never skip.",
-                pytrace=False,
-            )
+            pytest.fail(missing_wheel_message(), pytrace=False)
         # A half-built venv (interrupted run) is not trusted: start from scratch.
         shutil.rmtree(venv, ignore_errors=True)
         started = time.monotonic()
@@ -124,13 +136,6 @@ def ensure_model(python: Path) -> Path:
     return model
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _wait_ready(process: subprocess.Popen[bytes], base_url: str, log_path: Path) -> None:
     deadline = time.monotonic() + READY_WITHIN_SECONDS
     while time.monotonic() < deadline:
@@ -146,22 +151,12 @@ def _wait_ready(process: subprocess.Popen[bytes], base_url: str, log_path: Path)
     pytest.fail(f"llama.cpp server not ready within {READY_WITHIN_SECONDS}s", pytrace=False)
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
 @contextmanager
 def running_llama_server(log_dir: Path) -> Iterator[LlamaServer]:
-    """Start the server on a free loopback port; stop it (by its PID) on exit."""
+    """Start the server on a free loopback port; stop its process group on exit."""
     python = ensure_venv()
     model = ensure_model(python)
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}/v1"
     log_path = log_dir / f"llama-server-{port}.log"
     command = [
@@ -171,12 +166,12 @@ def running_llama_server(log_dir: Path) -> Iterator[LlamaServer]:
         "--n_ctx", "512", "--n_threads", "1", "--seed", "1",
     ]  # fmt: skip
     with log_path.open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        process = spawn(command, stdout=log)
     try:
         _wait_ready(process, base_url, log_path)
         yield LlamaServer(base_url=base_url, model=MODEL_ALIAS, pid=process.pid, log_path=log_path)
     finally:
-        _stop(process)
+        stop(process)
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,13 @@
-"""A real SMTP server (aiosmtpd) on a free loopback port, keeping what it receives."""
+"""A real SMTP server (aiosmtpd) on a free loopback port, keeping what it receives.
+
+It runs in a thread of the test process, so it cannot outlive the run; `running_mailbox` stops
+it even when the test fails.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import re
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -14,6 +17,15 @@ from email.policy import default as default_policy
 from typing import Any
 
 from aiosmtpd.controller import Controller
+
+from tests.support.peers import free_port
+
+__all__ = ["Mailbox", "ReceivedEmail", "free_port", "running_mailbox"]
+
+# Deadlines, not windows: waits return as soon as the mail is there or the server is up, so
+# only a broken relay or server pays for their length (2 busy cores can be slow).
+DELIVERED_WITHIN_SECONDS = 30.0
+READY_WITHIN_SECONDS = 30.0
 
 
 @dataclass
@@ -32,7 +44,9 @@ class Mailbox:
     def for_address(self, address: str) -> list[ReceivedEmail]:
         return [m for m in self.messages if address.lower() in (t.lower() for t in m.to)]
 
-    async def wait_for(self, address: str, count: int = 1, within: float = 10.0) -> ReceivedEmail:
+    async def wait_for(
+        self, address: str, count: int = 1, within: float = DELIVERED_WITHIN_SECONDS
+    ) -> ReceivedEmail:
         """The `count`-th email delivered to `address`, waiting for the relay to send it."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
@@ -66,16 +80,15 @@ class _Handler:
         return "250 OK"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def running_mailbox() -> Iterator[Mailbox]:
     mailbox = Mailbox(host="127.0.0.1", port=free_port())
-    controller = Controller(_Handler(mailbox), hostname=mailbox.host, port=mailbox.port)
+    controller = Controller(
+        _Handler(mailbox),
+        hostname=mailbox.host,
+        port=mailbox.port,
+        ready_timeout=READY_WITHIN_SECONDS,
+    )
     controller.start()
     try:
         yield mailbox
