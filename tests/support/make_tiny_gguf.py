@@ -1,6 +1,7 @@
 """Write a tiny random-weight llama-architecture GGUF (~0.3 MB) for offline integration tests.
 
-Copy of /work/shared/testing/make_tiny_gguf.py (same tensors, same seed), tidied for the linters.
+Copy of `../shared/testing/make_tiny_gguf.py` (beside the checkout; same tensors, same seed),
+tidied for the linters.
 It runs inside the llama.cpp test venv, which has `gguf` and `numpy`; the project's own venv
 has neither, hence the mypy opt-out below. Output is gibberish but deterministic at
 temperature 0. Usage: python make_tiny_gguf.py out.gguf
