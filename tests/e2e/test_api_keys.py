@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,6 +12,7 @@ from adapters.sql.uow import SqlUnitOfWorkFactory
 from domain.tenancy.models import Membership, Role
 from tests.e2e.flows import bearer, sign_up
 from tests.support.mailbox import Mailbox
+from tests.support.waiting import eventually
 
 Client = AsyncTestClient[Any]
 KEYS = "/account/v1/tenant/api-keys"
@@ -108,12 +108,14 @@ async def test_using_a_key_records_when_it_was_last_used(client: Client, mailbox
     created = await create_key(client, token)
     await client.get(MEMBERS, headers=bearer(created["secret"]))
     last_used = ""
-    for _ in range(50):  # written in the background, right after the request
+
+    async def recorded() -> bool:  # written in the background, right after the request
+        nonlocal last_used
         listed = (await client.get(KEYS, headers=bearer(token))).json()["api_keys"]
-        last_used = listed[0]["last_used_at"]
-        if last_used:
-            break
-        await asyncio.sleep(0.05)
+        last_used = listed[0]["last_used_at"] or ""
+        return bool(last_used)
+
+    await eventually(recorded, "the key's last use being recorded")
     assert last_used.endswith("Z")
 
 

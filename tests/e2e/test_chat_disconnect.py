@@ -44,7 +44,8 @@ DELAY_MS = 100  # a 10 s reply: the test closes long before it ends
 CREDITS_PER_MESSAGE = 2  # not the default 1, so the charge visibly follows the setting
 CHUNKS_BEFORE_CLOSING = 3
 CANCELLED_WITHIN_S = 1.5  # the contract's "within a second", plus scheduling slack
-SETTLED_WITHIN_S = 5.0
+SETTLED_WITHIN_S = 30.0  # a deadline: it settles at once unless broken
+MODEL_CALL_STARTS_WITHIN_S = 30.0
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +156,7 @@ async def test_a_client_gone_before_any_output_is_not_charged(
                     pass
 
         reading = asyncio.create_task(read_all())
-        deadline = time.monotonic() + 5.0
+        deadline = time.monotonic() + MODEL_CALL_STARTS_WITHIN_S
         while (await upstream_stats(upstream))["started"] == stats["started"]:
             if reading.done():
                 await reading  # raises why the turn ended before the model call

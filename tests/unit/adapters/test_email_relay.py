@@ -12,6 +12,7 @@ import pytest
 
 from adapters.email import EmailRelay, LogEmailSender
 from application.common.ports import OutgoingEmail
+from tests.support.waiting import DEADLINE_SECONDS
 
 
 class ScriptedDeliver:
@@ -29,7 +30,7 @@ class ScriptedDeliver:
         return outcome
 
 
-async def wait_until(condition: Callable[[], bool], within: float = 2.0) -> None:
+async def wait_until(condition: Callable[[], bool], within: float = DEADLINE_SECONDS) -> None:
     deadline = time.monotonic() + within
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
@@ -100,8 +101,9 @@ async def test_stop_cancels_a_round_in_progress_and_is_idempotent() -> None:
 
     relay = EmailRelay(slow_deliver, poll_interval=60)
     relay.start()
-    await asyncio.wait_for(started.wait(), 1)
-    await asyncio.wait_for(relay.stop(), 1)
+    await asyncio.wait_for(started.wait(), DEADLINE_SECONDS)
+    # Bounded rather than instant: stop cancels the round instead of waiting out its 60 s.
+    await asyncio.wait_for(relay.stop(), 10)
     assert not relay.running
     await relay.stop()
 

@@ -18,7 +18,7 @@ from entrypoints.settings import Settings
 from entrypoints.shutdown import Drain, drain_on_signals
 
 
-async def wait_for(condition: Callable[[], object], within: float = 5.0) -> None:
+async def wait_for(condition: Callable[[], object], within: float = 30.0) -> None:
     async with asyncio.timeout(within):
         # Polled: the conditions are plain attributes that signal handlers and timers set.
         while not condition():  # noqa: ASYNC110
