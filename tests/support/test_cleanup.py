@@ -89,6 +89,11 @@ async def test_an_async_test_that_hangs(peer):
 
 
 @pytest.mark.timeout(2)
+async def test_an_async_test_blocked_in_sync_code(peer):
+    time.sleep(3600)
+
+
+@pytest.mark.timeout(2)
 async def test_an_async_test_that_swallows_its_cancellation(peer):
     try:
         await asyncio.Event().wait()
@@ -156,12 +161,12 @@ async def test_timed_out_tests_fail_alone_and_stop_their_peers(tmp_path: Path) -
         )
     output = output_of(test_file)
     assert run.returncode == 1, output
-    assert "3 failed, 1 passed" in output, output
-    assert output.count("Timeout (>2.0s) from pytest-timeout") >= 3, output
+    assert "4 failed, 1 passed" in output, output
+    assert output.count("Timeout (>2.0s) from pytest-timeout") >= 4, output
     # The async tests ended by cancellation: its own cleanup ran, nothing was left pending.
     assert (report / "async test cleaned up").exists(), output
     assert "the test's task was cancelled" in output, output
 
     pids = [int(path.read_text()) for path in report.glob("*.pid")]
-    assert len(pids) == 3, output
+    assert len(pids) == 4, output
     assert not any(map(pid_alive, pids)), "a peer of a timed-out test is still running"

@@ -6,9 +6,9 @@ main thread sits in the event loop's `select()`: the exception leaves the loop, 
 stays pending in the session's loop (and may resume during a later test), and the test's own
 `finally` / `async with` exits never run. So, for an async test, the first alarm cancels the
 test's task instead: its cleanup runs as it would on any cancellation, and the test fails as a
-timeout. If the test swallows the cancellation, or the alarm comes during a fixture, the second
-alarm (`GRACE_SECONDS` later) or the first one does what pytest-timeout always does: dump the
-stacks and raise.
+timeout. If the test swallows the cancellation, blocks in sync code, or the alarm comes during a
+fixture, the second alarm (`GRACE_SECONDS` later) or the first one does what pytest-timeout
+always does: dump the stacks and raise.
 """
 
 from __future__ import annotations
@@ -39,7 +39,9 @@ def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> Generator[None
 
     def cancel_the_test_first(signum: int, frame: FrameType | None) -> None:
         task = None if _cancelled_after in item.stash else _running_test_task(test)
-        if task is None:
+        # The test's task itself running means it blocks in sync code, which a cancellation
+        # would never reach: only raising here ends it.
+        if task is None or asyncio.current_task(task.get_loop()) is task:
             default(signum, frame)  # pytest-timeout's own: dump the stacks, raise Failed
             return
         item.stash[_cancelled_after] = settings.timeout
