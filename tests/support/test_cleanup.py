@@ -8,15 +8,24 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import textwrap
+import time
 from pathlib import Path
 
 import asyncpg
 
-from tests.services import TestServices, _asyncpg_dsn
+from tests.services import (
+    DATABASE_PREFIX,
+    TestServices,
+    _asyncpg_dsn,
+    create_database,
+    drop_database,
+    drop_stale_databases,
+)
 from tests.support.child_pytest import child_pytest, output_of
-from tests.support.peers import pid_alive
+from tests.support.peers import pid_alive, watch_database
 from tests.support.waiting import eventually
 
 # Starting a pytest that imports the project takes seconds, more on two busy cores.
@@ -170,3 +179,25 @@ async def test_timed_out_tests_fail_alone_and_stop_their_peers(tmp_path: Path) -
     pids = [int(path.read_text()) for path in report.glob("*.pid")]
     assert len(pids) == 4, output
     assert not any(map(pid_alive, pids)), "a peer of a timed-out test is still running"
+
+
+async def test_the_sweep_drops_databases_of_long_gone_runs_and_keeps_current_ones(
+    services: TestServices,
+) -> None:
+    # As a run that died two hours ago, with its guard, would have left it.
+    leftover = f"{DATABASE_PREFIX}{int(time.time()) - 7200}_{secrets.token_hex(4)}"
+    admin_dsn = _asyncpg_dsn(services.admin_database_url)
+    watch_database(admin_dsn, leftover)  # dropped by our guard should this test fail
+    conn = await asyncpg.connect(admin_dsn, timeout=30)
+    try:
+        await conn.execute(f'CREATE DATABASE "{leftover}"')
+    finally:
+        await conn.close()
+    current = await create_database(services.admin_database_url)
+    try:
+        dropped = await drop_stale_databases(services.admin_database_url)
+        assert leftover in dropped
+        assert not await database_exists(services, leftover)
+        assert await database_exists(services, current.rsplit("/", 1)[1])
+    finally:
+        await drop_database(services.admin_database_url, current)
