@@ -96,6 +96,7 @@ async def sigterm_with_streams_open(server: Server, http: httpx.AsyncClient, ten
         assert (last["code"], last["status"]) == (14, 503), last
         assert sum('"event": "message"' in e or '"event":"message"' in e for e in events) > 1
     assert exited_after < GRACE_SECONDS + EXIT_AFTER_GRACE_SECONDS
+    print(f"probes {probes}; streams ended {streams_ended_after:.1f} s, exit {exited_after:.1f} s")
 
 
 async def assert_all_settled(database_url: str, tenant_id: str) -> None:
