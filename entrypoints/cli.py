@@ -9,9 +9,13 @@ import math
 import signal
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from entrypoints.logs import configure_logging
-from entrypoints.settings import SettingsError, load_settings
+from entrypoints.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from uvicorn import Config
 
 logger = logging.getLogger("astra")
 
@@ -21,13 +25,17 @@ logger = logging.getLogger("astra")
 SETTLE_AFTER_GRACE_SECONDS = 8
 
 
-def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
+def uvicorn_config(args: argparse.Namespace, settings: Settings) -> Config:
+    """How `astra serve` runs uvicorn for these arguments and settings."""
+    from uvicorn import Config
 
-    from entrypoints.supervisor import Supervisor
-
-    settings = load_settings()  # fail fast on bad settings, before workers start
-    config = uvicorn.Config(
+    if args.workers > 1 and not settings.redis_url:
+        # In-process limits and revocations would be per worker: a logout seen by one only.
+        raise SettingsError(
+            "--workers > 1 needs ASTRA_REDIS_URL: without Redis, limits and logouts would "
+            "hold in one worker process only"
+        )
+    return Config(
         "entrypoints.app:create_served_app",
         factory=True,
         host=args.host,
@@ -35,13 +43,23 @@ def _serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         log_config=None,
         access_log=False,
-        proxy_headers=True,
+        # Forwarded headers are believed only from the configured proxies (none by default):
+        # anyone else could pick their own address and slip past per-IP limits.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=",".join(settings.trusted_proxies) or None,
         server_header=False,
         timeout_graceful_shutdown=math.ceil(
             settings.shutdown_grace_seconds + SETTLE_AFTER_GRACE_SECONDS
         ),
     )
 
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from entrypoints.supervisor import Supervisor
+
+    config = uvicorn_config(args, load_settings())  # fails fast, before workers start
     if config.workers > 1:
         Supervisor(config, sockets=[config.bind_socket()]).run()
         return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -78,6 +79,9 @@ class Settings:
     max_body_bytes: int = 3 * 1024 * 1024
     database_pool_size: int = 10
     redis_prefix: str = "astra:"
+    # Addresses whose X-Forwarded-For / X-Forwarded-Proto are believed (the load balancer);
+    # empty: none, the client address is the TCP peer's.
+    trusted_proxies: tuple[str, ...] = ()
     # Connections one process may open to Redis; a burst beyond waits up to the pool timeout.
     redis_max_connections: int = 200
     redis_pool_timeout_seconds: float = 5.0
@@ -192,6 +196,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         recovery_interval_seconds=_seconds(source, "ASTRA_RECOVERY_INTERVAL_SECONDS", 15.0),
         shutdown_grace_seconds=_seconds(source, "ASTRA_SHUTDOWN_GRACE_SECONDS", 20.0),
         redis_prefix=get("ASTRA_REDIS_PREFIX", "").strip() or "astra:",
+        trusted_proxies=tuple(
+            proxy.strip() for proxy in get("ASTRA_TRUSTED_PROXIES", "").split(",") if proxy.strip()
+        ),
         redis_max_connections=_int(source, "ASTRA_REDIS_MAX_CONNECTIONS", 200, minimum=1),
         redis_pool_timeout_seconds=_seconds(source, "ASTRA_REDIS_POOL_TIMEOUT_SECONDS", 5.0),
     )
@@ -215,6 +222,13 @@ def validate(settings: Settings) -> None:
                 "each ASTRA_INTERNAL_API_KEYS entry must be at least "
                 f"{MIN_SECRET_LENGTH} characters"
             )
+    for proxy in settings.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise SettingsError(
+                f"ASTRA_TRUSTED_PROXIES: {proxy!r} is not an IP address or network"
+            ) from None
     if settings.llm.backend == "openai" and not settings.llm.base_url:
         raise SettingsError(
             "ASTRA_LLM_BACKEND=openai needs ASTRA_LLM_BASE_URL (e.g. http://127.0.0.1:8080/v1)"

@@ -38,6 +38,9 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
         # is invalidated by SQLAlchemy, and the request answers 14 so the client retries.
         pool_recycle=1800,
         connect_args={"timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS},
+        # Parameters are end users' chat text, key hashes, emails: never in an error's text
+        # (which reaches the logs).
+        hide_parameters=True,
     )
 
 
@@ -49,6 +52,7 @@ def _create_sqlite_engine(url: str, *, echo: bool) -> AsyncEngine:
         url,
         echo=echo,
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        hide_parameters=True,  # as for PostgreSQL
     )
     event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
     return engine
