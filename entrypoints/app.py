@@ -37,6 +37,7 @@ from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.health import HealthController, MediaController
 from entrypoints.http.identity.controllers import AuthController, UserController
 from entrypoints.http.request_id import RequestIdMiddleware
+from entrypoints.http.security_headers import SecurityHeadersMiddleware
 from entrypoints.http.tenancy.controllers import (
     InternalTenantController,
     InviteController,
@@ -138,6 +139,7 @@ def create_app(
     # Wrapped around the whole handler (not per route) so that unknown routes and
     # errors raised before routing also get a request id and a server span.
     handler: ASGIApp = RequestIdMiddleware(app.asgi_handler)
+    handler = SecurityHeadersMiddleware(handler, hsts=resolved.is_production)
     if tracer_provider is not None:
         handler = tracing_middleware(tracer_provider)(app=handler)
     app.asgi_handler = handler

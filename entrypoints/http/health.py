@@ -10,6 +10,14 @@ from litestar.response import File
 from domain.errors import NotFound, Unavailable
 from entrypoints.http.dependencies import Deps
 
+MEDIA_TYPES = {
+    ".webp": "image/webp",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+}
+
 
 class HealthResponse(msgspec.Struct):
     status: str
@@ -51,4 +59,6 @@ class MediaController(Controller):
         found = container.media_path(key.lstrip("/"))
         if found is None:
             raise NotFound("not found")
-        return File(path=found, content_disposition_type="inline")
+        # By our own suffixes: Python's mimetypes does not know every image type (webp).
+        media_type = MEDIA_TYPES.get(found.suffix.lower(), "application/octet-stream")
+        return File(path=found, content_disposition_type="inline", media_type=media_type)

@@ -82,6 +82,9 @@ async def test_avatar_upload_makes_a_thumbnail_served_by_url(
     assert served.status_code == 200
     thumbnail = Image.open(io.BytesIO(served.content))
     assert max(thumbnail.size) <= 256
+    # Served as the image it is, and never sniffed as anything else.
+    assert served.headers["content-type"] == Image.MIME[thumbnail.format or ""]
+    assert served.headers["x-content-type-options"] == "nosniff"
 
 
 async def test_avatar_refuses_what_is_not_an_image(client: Client, mailbox: Mailbox) -> None:
