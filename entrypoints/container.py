@@ -22,6 +22,7 @@ from adapters.memory.agent_cache import CachedAgentReader
 from adapters.memory.api_key_cache import MemoryApiKeyCache
 from adapters.memory.limits import MemoryRateLimiter
 from adapters.memory.revocations import MemorySessionRevocations
+from adapters.memory.session_cache import CachedSessionDirectory
 from adapters.redis.client import create_redis
 from adapters.redis.client import ping as redis_ping
 from adapters.redis.limits import RedisRateLimiter
@@ -34,7 +35,7 @@ from adapters.security.tokens import JwtTokenIssuer
 from adapters.sql.agents.reader import SqlAgentCounter, SqlAgentReader
 from adapters.sql.engine import create_engine, create_sessionmaker
 from adapters.sql.engine import ping as database_ping
-from adapters.sql.identity.reader import SqlAccountReader
+from adapters.sql.identity.reader import SqlAccountReader, SqlSessionDirectory
 from adapters.sql.migrate import upgrade
 from adapters.sql.outbox import SqlPendingEmailQueue
 from adapters.sql.uow import SqlUnitOfWorkFactory
@@ -190,6 +191,7 @@ async def build_container(
             passwords=passwords,
             tokens=tokens,
             revocations=revocations,
+            sessions=CachedSessionDirectory(SqlSessionDirectory(engine)),
             limiter=limiter,
             images=PillowImageProcessor(),
             storage=storage,

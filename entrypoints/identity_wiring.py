@@ -24,6 +24,7 @@ from application.identity.ports import (
     ImageProcessor,
     ObjectStorage,
     PasswordHasher,
+    SessionDirectory,
     SessionRevocations,
     TokenIssuer,
 )
@@ -67,6 +68,7 @@ def wire_identity(
     passwords: PasswordHasher,
     tokens: TokenIssuer,
     revocations: SessionRevocations,
+    sessions: SessionDirectory,
     limiter: RateLimiter,
     images: ImageProcessor,
     storage: ObjectStorage,
@@ -99,7 +101,9 @@ def wire_identity(
         ),
         logout=Logout(uow_factory=uow, revocations=revocations, clock=clock),
         refresh_token=RefreshToken(uow_factory=uow, tokens=tokens, clock=clock),
-        authenticate=AuthenticateAccessToken(tokens=tokens, revocations=revocations),
+        authenticate=AuthenticateAccessToken(
+            tokens=tokens, revocations=revocations, sessions=sessions
+        ),
         start_password_reset=StartPasswordReset(
             uow_factory=uow,
             limiter=limiter,

@@ -18,6 +18,7 @@ from application.identity.ports import (
     AccountReader,
     AccountView,
     ChallengeRepository,
+    SessionDirectory,
     SessionRepository,
     UserRepository,
 )
@@ -463,3 +464,14 @@ class InMemoryAccountReader(AccountReader):
     async def account(self, user_id: str) -> AccountView | None:
         user = self._store.users.get(user_id)
         return AccountView.of(user) if user is not None else None
+
+
+class InMemorySessionDirectory(SessionDirectory):
+    """Committed sessions of an `InMemoryStore`."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+
+    async def is_open(self, session_id: str) -> bool:
+        session = self._store.sessions.get(session_id)
+        return session is not None and session.revoked_at is None

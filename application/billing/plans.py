@@ -17,7 +17,7 @@ from domain.billing.plans import (
     parse_enum,
     validate_plan_name,
 )
-from domain.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from domain.errors import FailedPrecondition, InvalidArgument, NotFound, Unauthenticated
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -41,7 +41,8 @@ class PlanTermsCommand:
 
 def require_internal(caller: Caller) -> None:
     if caller.kind is not CredentialKind.INTERNAL:
-        raise PermissionDenied("plan administration needs an internal key")
+        # The wrong kind of credential (§1.2), whatever the person's role.
+        raise Unauthenticated("plan administration needs an internal key")
 
 
 def parse_usage_configs(items: list[UsageConfigInput]) -> list[UsageConfig]:

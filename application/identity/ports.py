@@ -84,6 +84,12 @@ class AccountReader(Protocol):
     async def account(self, user_id: str) -> AccountView | None: ...
 
 
+class SessionDirectory(Protocol):
+    """The database's word on a session: it exists and was not revoked."""
+
+    async def is_open(self, session_id: str) -> bool: ...
+
+
 class PasswordHasher(Protocol):
     """argon2id; both calls run off the event loop."""
 

@@ -12,7 +12,12 @@ from application.identity.commands import (
     RefreshTokenCommand,
     SignedIn,
 )
-from application.identity.ports import PasswordHasher, SessionRevocations, TokenIssuer
+from application.identity.ports import (
+    PasswordHasher,
+    SessionDirectory,
+    SessionRevocations,
+    TokenIssuer,
+)
 from domain.errors import ResourceExhausted, Unauthenticated
 from domain.identity.rules import normalize_email
 
@@ -151,15 +156,22 @@ class AuthenticateAccessToken:
     """Turn a bearer access token into the calling principal; runs on every request.
 
     - The token must be well signed and not expired.
-    - Its session must not be revoked. One decode and one revocation lookup, no database.
+    - Its session must not be revoked (announced to every replica, checked every time) and
+      must exist, open, in the database (`SessionDirectory`, cached per process: a session
+      only ever closes by a revocation, which the first check sees at once).
     """
 
-    def __init__(self, tokens: TokenIssuer, revocations: SessionRevocations) -> None:
+    def __init__(
+        self, tokens: TokenIssuer, revocations: SessionRevocations, sessions: SessionDirectory
+    ) -> None:
         self._tokens = tokens
         self._revocations = revocations
+        self._sessions = sessions
 
     async def __call__(self, token: str) -> Principal:
         claims = self._tokens.read(token)
         if await self._revocations.is_revoked(claims.session_id):
             raise Unauthenticated("the session has been revoked")
+        if not await self._sessions.is_open(claims.session_id):
+            raise Unauthenticated("the session has ended; sign in again")
         return Principal(user_id=claims.user_id, session_id=claims.session_id)

@@ -8,7 +8,7 @@ from application.common.caller import Caller, CredentialKind
 from application.common.ports import UnitOfWork
 from domain.errors import PermissionDenied, Unauthenticated
 from domain.tenancy.models import Role
-from domain.tenancy.policy import Action, require_role, scopes_allow
+from domain.tenancy.policy import API_KEY_ACTIONS, Action, require_role, scopes_allow
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,13 +25,17 @@ async def authorize(
     - `tenant_id` empty means "the caller's own" (the user's current tenant, the key's tenant).
     - TOKEN: the user must be a member of that tenant and their role must allow `action`.
     - API_KEY: only its own tenant (another → `PermissionDenied`), and a scope must allow it.
-    - INTERNAL: any tenant, but it must be named.
+    - INTERNAL: any tenant, but it must be named (else the wrong kind: `Unauthenticated`).
+    - An API key on an action no scope grants is the wrong kind too: `Unauthenticated`.
     """
     if caller.kind is CredentialKind.INTERNAL:
         if not tenant_id:
-            raise PermissionDenied("internal callers must name the tenant")
+            # "Your own tenant" means nothing for an internal key: wrong kind (§1.2).
+            raise Unauthenticated("this operation needs a user access token or an API key")
         return TenantAccess(tenant_id, None)
     if caller.kind is CredentialKind.API_KEY:
+        if action not in API_KEY_ACTIONS:
+            raise Unauthenticated("this operation needs a user access token")
         if tenant_id and tenant_id != caller.tenant_id:
             raise PermissionDenied("an API key acts only on its own tenant")
         if not scopes_allow(caller.scopes, action):
@@ -49,7 +53,8 @@ async def authorize(
 
 
 def require_user(caller: Caller) -> str:
-    """Endpoints for signed-in people only (e.g. switching tenant) refuse keys."""
+    """Endpoints for signed-in people only (e.g. switching tenant) refuse keys: the wrong kind
+    of credential, `Unauthenticated` (§1.2)."""
     if caller.kind is not CredentialKind.TOKEN:
-        raise PermissionDenied("this endpoint needs a user access token")
+        raise Unauthenticated("this endpoint needs a user access token")
     return caller.user_id

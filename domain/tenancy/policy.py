@@ -52,6 +52,10 @@ SCOPE_ACTIONS: dict[Scope, frozenset[Action]] = {
     Scope.USAGE_READ: frozenset({Action.READ_USAGE}),
 }
 
+# What some scope can grant. Any other action needs a person: an API key there is the wrong
+# kind of credential (`16`, contract §1.2), not one lacking a scope (`7`).
+API_KEY_ACTIONS: frozenset[Action] = frozenset().union(*SCOPE_ACTIONS.values())
+
 
 def role_allows(role: Role, action: Action) -> bool:
     return action in ROLE_ACTIONS[role]

@@ -84,11 +84,11 @@ async def test_owner_creates_lists_uses_and_deletes_a_key(client: Client, mailbo
     assert listed.json() == {"api_keys": [key]}
     assert secret[len(key["prefix"]) :] not in listed.text
 
-    # The key authenticates (7, not 16) but no scope reads members, and keys never manage keys.
+    # Members and keys are people's business: a key there is the wrong kind (16, §1.2).
     for path in (MEMBERS, KEYS):
         used = await client.get(path, headers=bearer(secret))
-        assert used.status_code == 403, used.text
-        assert used.json()["code"] == 7
+        assert used.status_code == 401, used.text
+        assert used.json()["code"] == 16
     deleted = await client.delete(f"{KEYS}/{key['id']}", headers=bearer(token))
     assert deleted.status_code == 200
     assert deleted.json() == {}
@@ -198,8 +198,8 @@ async def test_another_tenant_can_neither_see_nor_delete_a_key(
     assert by_user.status_code == 404
     assert by_user.json()["code"] == 5
     by_key = await client.delete(f"{KEYS}/{key_id}", headers=bearer(strangers_key))
-    assert by_key.status_code == 403
-    assert by_key.json()["code"] == 7
+    assert by_key.status_code == 401
+    assert by_key.json()["code"] == 16
 
     still = (await client.get(KEYS, headers=bearer(owner))).json()["api_keys"]
     assert [item["id"] for item in still] == [key_id]

@@ -146,7 +146,7 @@ async def test_a_user_of_another_tenant_gets_nothing_of_it(
     assert check.status_code == 200, check.text
 
 
-async def test_an_api_key_gets_7_on_every_tenancy_endpoint(
+async def test_an_api_key_gets_16_on_every_tenancy_endpoint(
     client: Client, mailbox: Mailbox
 ) -> None:
     a = await tenant_a(client, mailbox)
@@ -182,10 +182,11 @@ async def test_an_api_key_gets_7_on_every_tenancy_endpoint(
             headers=key,
         ),
     ]
+    # People's operations: a key is the wrong kind of credential there (§1.2), any scope.
     for call in calls:
         response = await call
-        assert_error(response, 403, 7)
-        assert_refused(response, a, (7,))
+        assert_error(response, 401, 16)
+        assert_refused(response, a, (16,))
     internal = await client.post(
         f"/account/internal/v1/tenants/{a.id}/members/invite",
         json={"emails": [new_email()]},
@@ -239,5 +240,5 @@ async def test_internal_invites_into_any_named_tenant(
             headers=headers,
         )
         assert_error(refused, 401, 16)
-    # The internal key is no key for the tenant endpoints: it names no tenant.
-    assert_error(await internal_client.get("/account/v1/tenant/members", headers=operator), 403, 7)
+    # The internal key is the wrong kind for the tenant endpoints: it names no tenant.
+    assert_error(await internal_client.get("/account/v1/tenant/members", headers=operator), 401, 16)

@@ -5,7 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.memory.uow import InMemoryAccountReader, InMemoryStore, InMemoryUnitOfWorkFactory
+from adapters.memory.uow import (
+    InMemoryAccountReader,
+    InMemorySessionDirectory,
+    InMemoryStore,
+    InMemoryUnitOfWorkFactory,
+)
 from application.identity.commands import (
     IdentityPolicy,
     InitializeUserCommand,
@@ -97,7 +102,9 @@ class IdentityKit:
         return RefreshToken(self.uow_factory, self.tokens, self.clock)
 
     def authenticate(self) -> AuthenticateAccessToken:
-        return AuthenticateAccessToken(self.tokens, self.revocations)
+        return AuthenticateAccessToken(
+            self.tokens, self.revocations, InMemorySessionDirectory(self.store)
+        )
 
     def start_password_reset(self) -> StartPasswordReset:
         return StartPasswordReset(

@@ -20,6 +20,7 @@ from domain.errors import (
     InvalidArgument,
     NotFound,
     PermissionDenied,
+    Unauthenticated,
 )
 from domain.tenancy.policy import Scope
 from tests.unit.billing.catalog_kit import INTERNAL, TRIAL_DAYS, CatalogKit
@@ -111,7 +112,7 @@ async def test_an_operator_extends_a_running_trial_only() -> None:
 async def test_subscription_administration_is_internal_only() -> None:
     kit = CatalogKit()
     tenant_id, owner = kit.tenant_with_member()
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(Unauthenticated):  # a person's token is the wrong kind here
         await kit.billing.get_subscription(owner, tenant_id)
     with pytest.raises(NotFound):
         await kit.billing.get_subscription(INTERNAL, "no-such-tenant")

@@ -13,7 +13,7 @@ import pytest
 from adapters.memory.uow import InMemoryStore, InMemoryUnitOfWorkFactory
 from application.common.caller import Caller
 from application.tenancy.access import TenantAccess, authorize
-from domain.errors import PermissionDenied
+from domain.errors import PermissionDenied, Unauthenticated
 from domain.tenancy.models import Role
 from domain.tenancy.policy import Action, Scope, check_member_change, role_allows, scopes_allow
 from tests.fakes.factories import make_membership, make_tenant, make_user
@@ -159,6 +159,15 @@ async def decide(world: World, caller: Caller, action: Action, tenant_id: str = 
     return True
 
 
+async def assert_wrong_kind(
+    world: World, caller: Caller, action: Action, tenant_id: str = ""
+) -> None:
+    """§1.2: a credential of a kind the operation does not take is `16`, not `7`."""
+    async with world.uow() as uow:
+        with pytest.raises(Unauthenticated):
+            await authorize(uow, caller, action, tenant_id)
+
+
 @pytest.mark.parametrize(("action", "role"), ROLE_CELLS, ids=lambda v: str(v))
 async def test_a_token_gets_what_its_role_allows_in_its_current_tenant(
     action: Action, role: Role
@@ -187,6 +196,9 @@ async def test_an_api_key_gets_what_its_scope_allows_in_its_own_tenant(
 ) -> None:
     world = await make_world()
     caller = Caller.api_key(world.tenant_id, "key-1", frozenset({scope}))
+    if not CONTRACT_7[action].scopes:  # no key may do it: a person's operation
+        await assert_wrong_kind(world, caller, action)
+        return
     expected = scope in CONTRACT_7[action].scopes
     assert await decide(world, caller, action) is expected
     assert await decide(world, caller, action, world.tenant_id) is expected
@@ -199,6 +211,9 @@ async def test_an_api_key_gets_what_its_scope_allows_in_its_own_tenant(
 async def test_an_api_key_is_denied_everything_in_another_tenant(action: Action) -> None:
     world = await make_world()
     caller = Caller.api_key(world.tenant_id, "key-1", frozenset(Scope))
+    if not CONTRACT_7[action].scopes:
+        await assert_wrong_kind(world, caller, action, world.other_tenant_id)
+        return
     assert await decide(world, caller, action, world.other_tenant_id) is False
 
 
@@ -211,6 +226,6 @@ async def test_an_internal_caller_acts_on_the_tenant_it_names(action: Action) ->
 
 
 @pytest.mark.parametrize("action", list(Action), ids=str)
-async def test_an_internal_caller_without_a_tenant_is_denied(action: Action) -> None:
+async def test_an_internal_caller_without_a_tenant_is_the_wrong_kind(action: Action) -> None:
     world = await make_world()
-    assert await decide(world, Caller.internal(), action) is False
+    await assert_wrong_kind(world, Caller.internal(), action)

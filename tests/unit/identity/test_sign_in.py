@@ -225,3 +225,13 @@ async def test_logout_while_revocations_are_down_changes_nothing_and_a_retry_wor
     assert kit.store.sessions[session.id].revoked_at is not None
     with pytest.raises(Unauthenticated):
         await kit.authenticate()(token)
+
+
+async def test_a_well_signed_token_of_a_session_that_does_not_exist_is_refused() -> None:
+    kit = make_identity_kit()
+    token = (await kit.sign_up(EMAIL, PASSWORD)).token
+    user_id = kit.session_of(token).user_id
+    forged = kit.tokens.issue(user_id, "no-such-session")
+    with pytest.raises(Unauthenticated):
+        await kit.authenticate()(forged)
+    assert (await kit.authenticate()(token)).user_id == user_id

@@ -12,7 +12,7 @@ from application.tenancy.api_key_commands import (
     DeleteApiKeyCommand,
     ListApiKeysCommand,
 )
-from domain.errors import InvalidArgument, NotFound, PermissionDenied
+from domain.errors import InvalidArgument, NotFound, PermissionDenied, Unauthenticated
 from domain.tenancy.models import Role
 from domain.tenancy.policy import Scope
 from tests.fakes.api_keys import ApiKeyKit, owner_kit, rfc3339
@@ -65,11 +65,12 @@ async def test_normal_members_may_not_create_keys() -> None:
 )
 async def test_keys_and_internal_callers_may_not_manage_keys(caller: Caller) -> None:
     kit = ApiKeyKit()
-    with pytest.raises(PermissionDenied):
+    # Keys are managed by people: any other credential is the wrong kind (§1.2).
+    with pytest.raises(Unauthenticated):
         await kit.new_key(caller)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(Unauthenticated):
         await kit.list(ListApiKeysCommand(caller))
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(Unauthenticated):
         await kit.delete(DeleteApiKeyCommand(caller, "key"))
 
 

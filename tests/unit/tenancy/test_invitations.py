@@ -18,6 +18,7 @@ from domain.errors import (
     InvalidArgument,
     NotFound,
     PermissionDenied,
+    Unauthenticated,
 )
 from domain.tenancy.models import INVITATION_LIFETIME, Role
 from domain.tenancy.policy import Scope
@@ -137,7 +138,7 @@ async def test_normal_members_and_api_keys_may_not_invite() -> None:
 
     with pytest.raises(PermissionDenied):
         await kit.invite(bob_caller, "carol@example.com")
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(Unauthenticated):  # no key may invite: the wrong kind (§1.2)
         await kit.invite(key, "carol@example.com")
     assert kit.store.invitations == {}
 
@@ -155,7 +156,7 @@ async def test_internal_callers_invite_into_a_named_tenant_with_any_role() -> No
     assert (invitation.role, invitation.invited_by) == (Role.OWNER, "")
     with pytest.raises(NotFound):
         await kit.invite(Caller.internal(), "dan@example.com", "normal", "no-such-tenant")
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(Unauthenticated):
         await kit.invite(Caller.internal(), "dan@example.com")
 
 

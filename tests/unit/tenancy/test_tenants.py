@@ -11,7 +11,7 @@ from application.tenancy.commands import (
     RenameTenantCommand,
     SwitchTenantCommand,
 )
-from domain.errors import InvalidArgument, PermissionDenied
+from domain.errors import InvalidArgument, PermissionDenied, Unauthenticated
 from domain.tenancy.models import Role
 from domain.tenancy.policy import Scope
 from tests.unit.tenancy.kit import TenancyKit
@@ -76,15 +76,15 @@ async def test_list_accepts_the_largest_limit() -> None:
 async def test_tenant_endpoints_for_people_refuse_keys(caller: Caller) -> None:
     kit = TenancyKit()
 
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(Unauthenticated):
         await kit.use.list_tenants(ListTenantsCommand(caller))
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(Unauthenticated):
         await kit.use.current_tenant(caller)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(Unauthenticated):
         await kit.use.switch_tenant(SwitchTenantCommand(caller, "t-1"))
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(Unauthenticated):
         await kit.use.create_tenant(CreateTenantCommand(caller, "Keys"))
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(Unauthenticated):
         await kit.use.rename_tenant(RenameTenantCommand(caller, "Keys"))
 
 
