@@ -9,7 +9,6 @@ from application.billing.subscriptions import BillingPolicy
 from application.common.caller import Caller, CredentialKind
 from application.common.ports import Clock, IdGenerator, UnitOfWork, UnitOfWorkFactory
 from application.tenancy.access import authorize
-from application.tenancy.tenants import check_paging
 from domain.agents.models import Agent, AgentConfigVersion, Intention, Template
 from domain.agents.rules import (
     clean_agent_description,
@@ -20,12 +19,10 @@ from domain.agents.rules import (
     is_known_model,
 )
 from domain.billing.plans import UsageCategory
-from domain.errors import InvalidArgument, NotFound, PermissionDenied
+from domain.errors import NotFound, PermissionDenied
 from domain.tenancy.policy import Action
 
 AGENT_NOT_FOUND = "agent not found"
-# Far beyond any real list; keeps the offset inside the database's int64.
-MAX_PAGE = 1_000_000
 
 
 async def agent_of(uow: UnitOfWork, caller: Caller, action: Action, agent_id: str) -> Agent:
@@ -45,14 +42,6 @@ def check_own_user_id(caller: Caller, user_id: str) -> None:
     """A body's `user_id`, when given, must be the caller's own (§4); keys have none."""
     if user_id and user_id != caller.user_id:
         raise PermissionDenied("user_id must be your own")
-
-
-def page_offset(page: int, limit: int) -> int:
-    """The row offset of a §1.5 page, after checking `page` and `limit`."""
-    check_paging(page, limit)
-    if page > MAX_PAGE:
-        raise InvalidArgument("page", f"must be at most {MAX_PAGE}")
-    return (page - 1) * limit
 
 
 class ListTemplates:

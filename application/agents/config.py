@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from application.agents.agents import agent_of, check_own_user_id, page_offset
+from application.agents.agents import agent_of, check_own_user_id
 from application.agents.commands import (
     ConfigVersionPage,
     ConfigView,
@@ -10,6 +10,7 @@ from application.agents.commands import (
     UpdateConfigCommand,
 )
 from application.common.caller import Caller
+from application.common.paging import page_offset
 from application.common.ports import Clock, IdGenerator, UnitOfWork, UnitOfWorkFactory
 from domain.agents.models import Agent, AgentConfigVersion
 from domain.agents.rules import is_known_model, validate_config

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from application.agents.agents import agent_of, page_offset
+from application.agents.agents import agent_of
 from application.agents.commands import LeadPage, PageQuery
 from application.agents.ports import LeadRecorder
 from application.common.caller import Caller
+from application.common.paging import page_offset
 from application.common.ports import Clock, IdGenerator, UnitOfWork, UnitOfWorkFactory
 from domain.agents.contacts import normalize_email, normalize_phone
 from domain.agents.leads import merge_sighting, new_lead

@@ -9,7 +9,6 @@ from application.common.caller import Caller
 from domain.chat.models import Conversation, Message
 
 DEFAULT_PAGE_LIMIT = 20
-MAX_PAGE_LIMIT = 100
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 from application.chat.commands import (
-    MAX_PAGE_LIMIT,
     ConversationPage,
     ListConversationsQuery,
     ListMessagesQuery,
     MessagePage,
 )
+from application.common.paging import page_offset
 from application.common.ports import UnitOfWorkFactory
 from application.tenancy.access import authorize
 from domain.chat.models import MessageStatus
-from domain.errors import InvalidArgument, NotFound
+from domain.errors import NotFound
 from domain.tenancy.policy import Action
-
-
-def check_paging(page: int, limit: int) -> int:
-    """Validate §1.5 paging; returns the offset of the page."""
-    if page < 1:
-        raise InvalidArgument("page", "must be at least 1")
-    if not 1 <= limit <= MAX_PAGE_LIMIT:
-        raise InvalidArgument("limit", f"must be between 1 and {MAX_PAGE_LIMIT}")
-    return (page - 1) * limit
 
 
 class ListConversations:
@@ -36,7 +27,7 @@ class ListConversations:
         self._uow = uow
 
     async def __call__(self, query: ListConversationsQuery) -> ConversationPage:
-        offset = check_paging(query.page, query.limit)
+        offset = page_offset(query.page, query.limit)
         async with self._uow() as uow:
             access = await authorize(uow, query.caller, Action.CHAT)
             conversations, total = await uow.conversations.list(
@@ -58,7 +49,7 @@ class ListConversationMessages:
         self._uow = uow
 
     async def __call__(self, query: ListMessagesQuery) -> MessagePage:
-        offset = check_paging(query.page, query.limit)
+        offset = page_offset(query.page, query.limit)
         async with self._uow() as uow:
             access = await authorize(uow, query.caller, Action.CHAT)
             conversation = await uow.conversations.get(access.tenant_id, query.conversation_id)

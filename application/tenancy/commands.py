@@ -11,7 +11,6 @@ from domain.tenancy.models import Role
 
 MAX_INVITES_PER_CALL = 50
 DEFAULT_PAGE_LIMIT = 20
-MAX_PAGE_LIMIT = 100
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,10 +6,10 @@ from datetime import datetime
 
 from application.billing.subscriptions import plan_at
 from application.common.caller import Caller
+from application.common.paging import page_offset
 from application.common.ports import Clock, IdGenerator, UnitOfWork, UnitOfWorkFactory
 from application.tenancy.access import authorize, require_user
 from application.tenancy.commands import (
-    MAX_PAGE_LIMIT,
     CreateTenantCommand,
     ListTenantsCommand,
     RenameTenantCommand,
@@ -49,13 +49,6 @@ async def _view_of(
     return await tenant_view(uow, tenant, role, now, trial_days)
 
 
-def check_paging(page: int, limit: int) -> None:
-    if page < 1:
-        raise InvalidArgument("page", "must be at least 1")
-    if not 1 <= limit <= MAX_PAGE_LIMIT:
-        raise InvalidArgument("limit", f"must be between 1 and {MAX_PAGE_LIMIT}")
-
-
 class ListUserTenants:
     """The tenants the signed-in person is a member of, oldest membership first, paged.
 
@@ -70,8 +63,7 @@ class ListUserTenants:
 
     async def __call__(self, command: ListTenantsCommand) -> TenantPage:
         user_id = require_user(command.caller)
-        check_paging(command.page, command.limit)
-        start = (command.page - 1) * command.limit
+        start = page_offset(command.page, command.limit)
         now = self._clock.now()
         async with self._uow() as uow:
             memberships = await uow.memberships.list_for_user(user_id)

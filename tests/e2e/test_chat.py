@@ -258,6 +258,11 @@ async def test_conversations_and_messages_are_paged(client: Client, mailbox: Mai
     assert set(page["messages"][0]) == {"id", "role", "content", "status", "credits", "created_at"}
     bad = await client.get(CONVERSATIONS, params={"limit": 101}, headers=tenant.auth)
     assert_error(bad, 400, 3)
+    # A page whose offset would overflow int64 is refused by name, never a 500.
+    for huge in ("9223372036854775807", "1000001", "99999999999999999999"):
+        for path in (CONVERSATIONS, f"{CONVERSATIONS}/{conversation_id}/messages"):
+            far = await client.get(path, params={"page": huge}, headers=tenant.auth)
+            assert_error(far, 400, 3)
 
 
 async def test_idempotent_retry_replays_and_is_charged_once(
