@@ -36,7 +36,9 @@ from entrypoints.http.dependencies import provide_container
 from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.health import HealthController, MediaController
 from entrypoints.http.identity.controllers import AuthController, UserController
+from entrypoints.http.input_guard import InputGuardMiddleware
 from entrypoints.http.request_id import RequestIdMiddleware
+from entrypoints.http.requests import AstraRequest
 from entrypoints.http.security_headers import SecurityHeadersMiddleware
 from entrypoints.http.tenancy.controllers import (
     InternalTenantController,
@@ -124,6 +126,7 @@ def create_app(
         type_decoders=TYPE_DECODERS,
         plugins=[Int64SchemaPlugin()],
         request_max_body_size=resolved.max_body_bytes,
+        request_class=AstraRequest,
         openapi_config=OpenAPIConfig(
             title="Astra API",
             version="1.0.0",
@@ -138,7 +141,7 @@ def create_app(
     )
     # Wrapped around the whole handler (not per route) so that unknown routes and
     # errors raised before routing also get a request id and a server span.
-    handler: ASGIApp = RequestIdMiddleware(app.asgi_handler)
+    handler: ASGIApp = RequestIdMiddleware(InputGuardMiddleware(app.asgi_handler))
     handler = SecurityHeadersMiddleware(handler, hsts=resolved.is_production)
     if tracer_provider is not None:
         handler = tracing_middleware(tracer_provider)(app=handler)
