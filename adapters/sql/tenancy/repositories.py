@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,7 +48,22 @@ class SqlTenantRepository(TenantRepository):
 
     @translate_unavailable
     async def lock(self, tenant_id: str) -> None:
-        # PostgreSQL: a row lock held to commit. SQLite ignores FOR UPDATE; it has one writer.
+        """Serialise this unit of work with every other one that locks the tenant, to commit.
+
+        PostgreSQL: the row lock of `FOR UPDATE`. SQLite ignores `FOR UPDATE`, and its reads
+        take no lock at all, so two transactions could both read "another owner is left" and
+        both write. A write takes SQLite's one write lock at once (waiting up to the busy
+        timeout for whoever holds it): a no-op update of the row. Reads made before it ran
+        outside any transaction (the driver begins one at the first write), so no stale
+        snapshot survives it; callers read what they decide on after locking.
+        """
+        if self._session.get_bind().dialect.name == "sqlite":
+            await self._session.execute(
+                update(TenantRecord)
+                .where(TenantRecord.id == tenant_id)
+                .values(name=TenantRecord.name)
+            )
+            return
         await self._session.execute(
             select(TenantRecord.id).where(TenantRecord.id == tenant_id).with_for_update()
         )
