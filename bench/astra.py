@@ -32,6 +32,7 @@ class AstraDeployment:
     server: Server
     mailbox: Mailbox
     database_url: str = ""
+    redis_prefix: str = ""
 
     @property
     def base_url(self) -> str:
@@ -75,7 +76,7 @@ async def astra_deployment(
             argv = [*astra_command(), "serve", "--host", "127.0.0.1", "--port", str(port)]
             argv += ["--workers", "1"]
             async with running_server("astra", argv, port, env, Path(tmp), "/healthz") as server:
-                yield AstraDeployment(server, mailbox, database_url)
+                yield AstraDeployment(server, mailbox, database_url, prefix)
 
 
 def json_ok(response: httpx.Response) -> dict[str, object]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
 from typing import Generic, Self, TypeVar
@@ -190,6 +190,20 @@ class InMemoryChallengeRepository(ChallengeRepository):
     async def update(self, challenge: Challenge) -> None:
         if self._challenges.exists(challenge.id):
             self._challenges.put(challenge.id, challenge)
+
+    async def count_attempt(self, challenge_id: str, now: datetime, max_attempts: int) -> bool:
+        challenge = self._challenges.get(challenge_id)
+        if challenge is None or not challenge.is_usable(now) or challenge.attempts >= max_attempts:
+            return False
+        self._challenges.put(challenge_id, replace(challenge, attempts=challenge.attempts + 1))
+        return True
+
+    async def consume(self, challenge_id: str, now: datetime) -> bool:
+        challenge = self._challenges.get(challenge_id)
+        if challenge is None or challenge.consumed_at is not None or now >= challenge.expires_at:
+            return False
+        self._challenges.put(challenge_id, replace(challenge, consumed_at=now))
+        return True
 
 
 class InMemoryTenantRepository(TenantRepository):

@@ -28,7 +28,12 @@ from application.identity.commands import (
 )
 from application.identity.ports import PasswordHasher, SessionRevocations
 from domain.errors import InvalidArgument
-from domain.identity.models import RESET_TOKEN_LIFETIME, Challenge, ChallengePurpose, CodeCheck
+from domain.identity.models import (
+    CHALLENGE_MAX_ATTEMPTS,
+    RESET_TOKEN_LIFETIME,
+    Challenge,
+    ChallengePurpose,
+)
 from domain.identity.rules import check_password, normalize_email
 
 
@@ -119,18 +124,18 @@ class VerifyPasswordReset:
                 or challenge.email != email
             ):
                 return invalid
+            # Counted before comparing, atomically: parallel tries cannot exceed the five,
+            # and of parallel right codes exactly one consumes the challenge.
+            if not await uow.challenges.count_attempt(challenge.id, now, CHALLENGE_MAX_ATTEMPTS):
+                return invalid
             matches = challenge.code_hash is not None and self._secret_hasher.matches(
                 command.code.strip(), challenge.code_hash
             )
-            check = challenge.record_attempt(matches=matches, now=now)
-            if check is CodeCheck.DEAD:
+            if not matches:
+                await uow.commit()  # the failed try sticks
                 return invalid
-            if check is CodeCheck.WRONG:
-                await uow.challenges.update(challenge)
-                await uow.commit()
+            if not await uow.challenges.consume(challenge.id, now):
                 return invalid
-            challenge.consume(now)
-            await uow.challenges.update(challenge)
             reset_token = self._secrets.token()
             await uow.challenges.add(
                 Challenge(
@@ -194,8 +199,9 @@ class ResetPassword:
             if challenge is None or user is None:
                 raise InvalidArgument("token", "is invalid or expired")
             check_password(command.new_password, user.email, field="new_password")
-            challenge.consume(now)
-            await uow.challenges.update(challenge)
+            # Exactly one of parallel resets with this token gets past here.
+            if not await uow.challenges.consume(challenge.id, now):
+                raise InvalidArgument("token", "is invalid or expired")
             user.set_password(await self._passwords.hash(command.new_password), now)
             user.email_verified = True
             await uow.users.update(user)

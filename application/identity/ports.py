@@ -44,6 +44,20 @@ class ChallengeRepository(Protocol):
 
     async def update(self, challenge: Challenge) -> None: ...
 
+    async def count_attempt(self, challenge_id: str, now: datetime, max_attempts: int) -> bool:
+        """Count one try of the challenge's code, if it may still be tried (unused, unexpired,
+        fewer than `max_attempts` tries so far), in one conditional write: True when counted.
+
+        Counted before the code is compared, and held to the commit, so parallel tries are
+        counted one after another and no more than `max_attempts` are ever compared.
+        """
+        ...
+
+    async def consume(self, challenge_id: str, now: datetime) -> bool:
+        """Mark the challenge used if nobody has and it has not expired, in one conditional
+        write: exactly one of parallel requests gets True."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class AccountView:

@@ -28,7 +28,7 @@ from application.identity.commands import (
 )
 from application.identity.ports import PasswordHasher, TokenIssuer
 from domain.errors import AlreadyExists, InvalidArgument, Unauthenticated
-from domain.identity.models import ChallengePurpose, CodeCheck, User
+from domain.identity.models import CHALLENGE_MAX_ATTEMPTS, ChallengePurpose, User
 from domain.identity.rules import (
     check_password,
     clean_timezone,
@@ -125,19 +125,17 @@ class VerifyRegistration:
                 or challenge.email != email
             ):
                 raise InvalidArgument("token", "is invalid or expired")
+            # Counted before comparing, atomically: parallel tries cannot exceed the five.
+            if not await uow.challenges.count_attempt(challenge.id, now, CHALLENGE_MAX_ATTEMPTS):
+                raise InvalidArgument("code", "has expired; request a new one")
             matches = challenge.code_hash is not None and self._secret_hasher.matches(
                 command.code.strip(), challenge.code_hash
             )
-            check = challenge.record_attempt(matches=matches, now=now)
-            if check is CodeCheck.DEAD:
-                raise InvalidArgument("code", "has expired; request a new one")
-            if check is CodeCheck.WRONG:
-                # The failed try must stick, or five wrong codes would never add up.
-                await uow.challenges.update(challenge)
-                await uow.commit()
+            if not matches:
+                await uow.commit()  # the failed try sticks
                 raise InvalidArgument("code", "is incorrect")
-            challenge.consume(now)
-            await uow.challenges.update(challenge)
+            if not await uow.challenges.consume(challenge.id, now):
+                raise InvalidArgument("code", "has expired; request a new one")
             if await uow.users.get_by_email(email) is not None:
                 raise AlreadyExists("email already registered")
 

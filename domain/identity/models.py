@@ -87,12 +87,6 @@ class ChallengePurpose(StrEnum):
     PASSWORD_RESET = "password_reset"
 
 
-class CodeCheck(StrEnum):
-    OK = "ok"
-    WRONG = "wrong"
-    DEAD = "dead"
-
-
 @dataclass(slots=True)
 class Challenge:
     """A single-use secret sent by email (a 6-digit code) or handed out (a reset token).
@@ -117,15 +111,3 @@ class Challenge:
             and now < self.expires_at
             and self.attempts < CHALLENGE_MAX_ATTEMPTS
         )
-
-    def record_attempt(self, *, matches: bool, now: datetime) -> CodeCheck:
-        """Record one try; five wrong tries kill the challenge for good."""
-        if not self.is_usable(now):
-            return CodeCheck.DEAD
-        if not matches:
-            self.attempts += 1
-            return CodeCheck.WRONG
-        return CodeCheck.OK
-
-    def consume(self, now: datetime) -> None:
-        self.consumed_at = now

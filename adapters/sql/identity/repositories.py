@@ -8,6 +8,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from adapters.sql.billing.statements import rowcount
 from adapters.sql.errors import translate_unavailable
 from adapters.sql.identity.records import (
     ChallengeRecord,
@@ -136,3 +137,34 @@ class SqlChallengeRepository(ChallengeRepository):
             raise NotFound("challenge not found")
         challenge_to_record(challenge, record)
         await self._session.flush()
+
+    @translate_unavailable
+    async def count_attempt(self, challenge_id: str, now: datetime, max_attempts: int) -> bool:
+        # The row stays locked to the commit (PostgreSQL), or the write lock is held
+        # (SQLite): the next try re-evaluates the condition on what this one wrote.
+        result = await self._session.execute(
+            update(ChallengeRecord)
+            .where(
+                ChallengeRecord.id == challenge_id,
+                ChallengeRecord.consumed_at.is_(None),
+                ChallengeRecord.expires_at > now,
+                ChallengeRecord.attempts < max_attempts,
+            )
+            .values(attempts=ChallengeRecord.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+        return rowcount(result) == 1
+
+    @translate_unavailable
+    async def consume(self, challenge_id: str, now: datetime) -> bool:
+        result = await self._session.execute(
+            update(ChallengeRecord)
+            .where(
+                ChallengeRecord.id == challenge_id,
+                ChallengeRecord.consumed_at.is_(None),
+                ChallengeRecord.expires_at > now,
+            )
+            .values(consumed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return rowcount(result) == 1

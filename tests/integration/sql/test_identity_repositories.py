@@ -237,9 +237,11 @@ async def test_challenge_round_trips_by_token_hash_and_records_attempts(
         loaded = await uow.challenges.get_by_token_hash(challenge.token_hash)
         assert loaded == challenge
         assert loaded is not None
-        loaded.record_attempt(matches=False, now=now)
-        loaded.consume(now)
-        await uow.challenges.update(loaded)
+        assert await uow.challenges.count_attempt(challenge.id, now, 5)
+        assert await uow.challenges.consume(challenge.id, now)
+        # Used: no further try is counted and it cannot be used again.
+        assert not await uow.challenges.count_attempt(challenge.id, now, 5)
+        assert not await uow.challenges.consume(challenge.id, now)
         await uow.commit()
 
     async with uow_factory() as uow:

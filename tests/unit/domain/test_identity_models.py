@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 
 from domain.errors import FailedPrecondition
-from domain.identity.models import CodeCheck
 from tests.fakes.clock import DEFAULT_START
 from tests.fakes.factories import make_challenge, make_session, make_user
 
@@ -43,19 +42,13 @@ def test_challenge_expires_after_ten_minutes() -> None:
     assert not challenge.is_usable(T0 + timedelta(minutes=10))
 
 
-def test_fifth_wrong_code_kills_the_challenge() -> None:
-    challenge = make_challenge(created_at=T0)
-    checks = [challenge.record_attempt(matches=False, now=T0) for _ in range(5)]
-    assert checks == [CodeCheck.WRONG] * 5
-    assert challenge.attempts == 5
-    assert challenge.record_attempt(matches=True, now=T0) is CodeCheck.DEAD
+def test_fifth_try_kills_the_challenge() -> None:
+    assert make_challenge(created_at=T0, attempts=4).is_usable(T0)
+    assert not make_challenge(created_at=T0, attempts=5).is_usable(T0)
 
 
 def test_consumed_challenge_is_dead() -> None:
-    challenge = make_challenge(created_at=T0)
-    assert challenge.record_attempt(matches=True, now=T0) is CodeCheck.OK
-    challenge.consume(T0)
-    assert challenge.record_attempt(matches=True, now=T0) is CodeCheck.DEAD
+    assert not make_challenge(created_at=T0, consumed_at=T0).is_usable(T0)
 
 
 def test_user_initializes_once() -> None:
