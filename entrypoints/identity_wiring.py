@@ -131,7 +131,12 @@ def wire_identity(
         get_user=GetUser(reader=accounts),
         update_name=UpdateUserName(uow_factory=uow, clock=clock),
         update_password=UpdateUserPassword(
-            uow_factory=uow, passwords=passwords, revocations=revocations, clock=clock
+            uow_factory=uow,
+            passwords=passwords,
+            revocations=revocations,
+            limiter=limiter,
+            clock=clock,
+            policy=policy,
         ),
         update_avatar=UpdateUserAvatar(
             uow_factory=uow, images=images, storage=storage, ids=ids, clock=clock

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import mimetypes
 
-from application.common.ports import Clock, IdGenerator, UnitOfWorkFactory
+from application.common.ports import Clock, IdGenerator, RateLimiter, UnitOfWorkFactory
 from application.identity._support import revoke_sessions_of
 from application.identity.commands import (
+    IdentityPolicy,
     UpdateAvatarCommand,
     UpdateNameCommand,
     UpdatePasswordCommand,
@@ -20,7 +21,7 @@ from application.identity.ports import (
     PasswordHasher,
     SessionRevocations,
 )
-from domain.errors import InvalidArgument, Unauthenticated
+from domain.errors import InvalidArgument, ResourceExhausted, Unauthenticated
 from domain.identity.rules import check_password, clean_name
 
 logger = logging.getLogger(__name__)
@@ -70,7 +71,9 @@ class UpdateUserName:
 class UpdateUserPassword:
     """Change the password, knowing the current one.
 
-    - A wrong (or absent) current password → `old_password` is incorrect.
+    - A wrong (or absent) current password → `old_password` is incorrect. Like sign-in, 10
+      tries per user in 15 minutes (counted before verifying), then `ResourceExhausted`: a
+      stolen access token must not become a way to guess the password.
     - The new password follows the policy (8-128 characters, not the email).
     - Every other session of the user is revoked; the caller's own stays signed in.
     """
@@ -80,14 +83,27 @@ class UpdateUserPassword:
         uow_factory: UnitOfWorkFactory,
         passwords: PasswordHasher,
         revocations: SessionRevocations,
+        limiter: RateLimiter,
         clock: Clock,
+        policy: IdentityPolicy,
     ) -> None:
         self._uow = uow_factory
         self._passwords = passwords
         self._revocations = revocations
+        self._limiter = limiter
         self._clock = clock
+        self._policy = policy
 
     async def __call__(self, command: UpdatePasswordCommand) -> None:
+        key = f"password-change:{command.user_id}"
+        limit = self._policy.login_failures_per_window
+        window = self._policy.login_failure_window_seconds
+        tries = await self._limiter.hit(key, limit, window)
+        if not tries.allowed:
+            raise ResourceExhausted(
+                "too many wrong current passwords; try again later",
+                retry_after=max(1, tries.retry_after),
+            )
         now = self._clock.now()
         async with self._uow() as uow:
             user = await uow.users.get(command.user_id)
@@ -104,6 +120,7 @@ class UpdateUserPassword:
             # Announced before the commit: a failed announcement changes nothing (see Logout).
             await revoked.publish(self._revocations)
             await uow.commit()
+        await self._limiter.reset(key)
 
 
 class UpdateUserAvatar:

@@ -34,7 +34,9 @@ class Login:
     """Sign in with email and password, opening a new session.
 
     - 10 failures for one email from one IP within 15 minutes lock that pair out
-      (`ResourceExhausted` with `retry_after`); the lock is checked before any verification.
+      (`ResourceExhausted` with `retry_after`). Each attempt is counted (one atomic
+      increment) before its password is verified, so a burst of parallel attempts gets no
+      more verifications than one after another would.
     - Unknown email, wrong password or an account without a password all answer the same
       `Unauthenticated("invalid email or password")`, after the same argon2 work.
     - Success clears the failure count and returns an access token for a new session.
@@ -63,7 +65,7 @@ class Login:
         key = f"login:{email}:{command.client_ip}"
         limit = self._policy.login_failures_per_window
         window = self._policy.login_failure_window_seconds
-        lock = await self._limiter.peek(key, limit, window)
+        lock = await self._limiter.hit(key, limit, window)
         if not lock.allowed:
             raise ResourceExhausted(
                 "too many failed sign-in attempts; try again later",
@@ -79,8 +81,7 @@ class Login:
         else:
             verified = await self._passwords.verify(user.password_hash, command.password)
         if user is None or not verified:
-            await self._limiter.hit(key, limit, window)
-            raise Unauthenticated(BAD_CREDENTIALS)
+            raise Unauthenticated(BAD_CREDENTIALS)  # the attempt was counted above
         async with self._uow() as uow:
             session = await open_session(uow, self._ids, user.id, self._clock.now())
             await uow.commit()

@@ -24,7 +24,13 @@ from bench.astra import astra_deployment
 from bench.infra import REDIS_URL
 from domain.tenancy.models import Role
 from tests.e2e.agent_flows import AGENTS, join_as
-from tests.e2e.flows import bearer, let_a_minute_pass_for, new_email, sign_up
+from tests.e2e.flows import (
+    DEFAULT_PASSWORD,
+    bearer,
+    let_a_minute_pass_for,
+    new_email,
+    sign_up,
+)
 from tests.e2e.tenancy_flows import current_tenant, members
 from tests.support.mailbox import Mailbox
 
@@ -165,3 +171,26 @@ async def test_a_reset_code_and_a_reset_token_work_once_under_parallel_use(
     reset["password_confirm"] = reset["new_password"]
     results = await asyncio.gather(*(client.post(RESET, json=reset) for _ in range(PARALLEL_USES)))
     assert sorted(r.status_code for r in results) == [200] + [400] * (PARALLEL_USES - 1)
+
+
+BURST = 150
+
+
+async def test_a_burst_of_wrong_passwords_gets_no_more_tries_than_one_after_another(
+    served: Served,
+) -> None:
+    client, mailbox = served.client, served.mailbox
+    email, _ = await sign_up(client, mailbox)
+    wrong = {"email": email, "password": "certainly not it"}
+    responses = await asyncio.gather(
+        *(client.post("/account/v1/auth/login", json=wrong) for _ in range(BURST))
+    )
+    statuses = Counter(r.status_code for r in responses)
+    assert statuses == Counter({401: 10, 429: BURST - 10}), statuses
+    # Forwarded headers are not believed by default: another "client" is the same one.
+    spoofed = await client.post(
+        "/account/v1/auth/login",
+        json={"email": email, "password": DEFAULT_PASSWORD},
+        headers={"X-Forwarded-For": "203.0.113.7"},
+    )
+    assert spoofed.status_code == 429, spoofed.text

@@ -134,7 +134,14 @@ class IdentityKit:
         return UpdateUserName(self.uow_factory, self.clock)
 
     def update_user_password(self) -> UpdateUserPassword:
-        return UpdateUserPassword(self.uow_factory, self.passwords, self.revocations, self.clock)
+        return UpdateUserPassword(
+            self.uow_factory,
+            self.passwords,
+            self.revocations,
+            self.limiter,
+            self.clock,
+            self.policy,
+        )
 
     def update_user_avatar(self) -> UpdateUserAvatar:
         return UpdateUserAvatar(self.uow_factory, self.images, self.storage, self.ids, self.clock)

@@ -11,7 +11,7 @@ from application.identity.commands import (
     UpdateNameCommand,
     UpdatePasswordCommand,
 )
-from domain.errors import InvalidArgument, Unauthenticated, Unavailable
+from domain.errors import InvalidArgument, ResourceExhausted, Unauthenticated, Unavailable
 from domain.identity.models import User
 from tests.fakes.identity import IdentityKit, make_identity_kit
 from tests.fakes.media import STORAGE_BASE_URL
@@ -186,3 +186,16 @@ async def test_password_change_while_revocations_are_down_changes_nothing() -> N
 
     assert kit.store.sessions[kit.session_of(other).id].revoked_at is None
     await kit.login()(LoginCommand(EMAIL, PASSWORD, IP))  # the old password still holds
+
+
+async def test_wrong_current_passwords_are_limited_like_sign_in() -> None:
+    kit, user, current = await signed_up()
+    wrong = UpdatePasswordCommand(user.id, current, "not my password", "my new password")
+    for _ in range(kit.policy.login_failures_per_window):
+        with pytest.raises(InvalidArgument, match="old_password"):
+            await kit.update_user_password()(wrong)
+    right = UpdatePasswordCommand(user.id, current, PASSWORD, "my new password")
+    with pytest.raises(ResourceExhausted):
+        await kit.update_user_password()(right)  # even the right one: the window is spent
+    kit.clock.advance(minutes=16)
+    await kit.update_user_password()(right)
