@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 import zoneinfo
 from functools import cache
 
@@ -38,15 +39,23 @@ def check_password(password: str, email: str, field: str = "password") -> None:
         raise InvalidArgument(field, "must not be the email address")
 
 
+# Cc: C0/C1 controls (CR, LF, NEL, DEL …); Zl/Zp: the line and paragraph separators.
+_REFUSED_IN_NAMES = frozenset({"Cc", "Zl", "Zp"})
+
+
 def clean_name(raw: str, field: str = "name") -> str:
-    """A display name: trimmed, 1-100 characters, no control characters."""
+    """A display name: trimmed, 1-100 characters, no control characters or line breaks.
+
+    Names travel into email subjects and bodies: a line separator (CR, LF, U+2028/9, NEL)
+    could fake a header or a paragraph, so every control and separator character is refused.
+    """
     name = raw.strip()
     if not name:
         raise InvalidArgument(field, "is required")
     if len(name) > NAME_MAX_LENGTH:
         raise InvalidArgument(field, f"must be at most {NAME_MAX_LENGTH} characters")
-    if any(ord(ch) < 32 for ch in name):
-        raise InvalidArgument(field, "must not contain control characters")
+    if any(unicodedata.category(ch) in _REFUSED_IN_NAMES for ch in name):
+        raise InvalidArgument(field, "must not contain control characters or line breaks")
     return name
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -19,7 +20,7 @@ from adapters.security import (
     UuidGenerator,
 )
 from application.common.ports import Clock
-from domain.errors import Unauthenticated
+from domain.errors import ResourceExhausted, Unauthenticated
 
 SECRET = "s" * 40
 ISSUER = "https://astra.test"
@@ -245,3 +246,23 @@ def test_sha256_token_hasher_is_keyless_deterministic_and_constant_time_matching
     assert len(hashed) == 64
     assert hasher.matches(token, hashed)
     assert not hasher.matches(token + "y", hashed)
+
+
+async def test_hashing_refuses_at_once_beyond_its_bounded_queue() -> None:
+    hasher = Argon2PasswordHasher(
+        time_cost=1, memory_cost=8192, parallelism=1, max_concurrent=1, max_queued=1
+    )
+    try:
+        stored = await hasher.hash("correct horse battery")
+        results = await asyncio.gather(
+            *(hasher.verify(stored, "correct horse battery") for _ in range(10)),
+            return_exceptions=True,
+        )
+        # One hashing, one waiting; the other eight are told to retry instead of queueing.
+        assert results.count(True) == 2
+        refused = [r for r in results if isinstance(r, ResourceExhausted)]
+        assert len(refused) == 8
+        assert refused[0].retry_after == 1
+        assert await hasher.verify(stored, "correct horse battery")  # the queue drained
+    finally:
+        hasher.close()

@@ -59,3 +59,18 @@ def test_timezone_accepts_iana_names_and_empty() -> None:
 def test_timezone_refuses_unknown_names(bad: str) -> None:
     with pytest.raises(InvalidArgument, match="timezone"):
         clean_timezone(bad)
+
+
+@pytest.mark.parametrize(
+    "name", ["Acme\r\nBcc: x@evil.example", "Acme\nInc", "Acme\u2028Inc", "Acme\u0085Inc", "A\x7f"]
+)
+def test_names_refuse_line_breaks_and_controls(name: str) -> None:
+    with pytest.raises(InvalidArgument, match="line breaks"):
+        clean_name(name)
+
+
+def test_names_keep_ordinary_text_even_when_it_looks_like_html() -> None:
+    # Emails are plain text: markup is shown as typed, never rendered.
+    assert clean_name("<a href='https://evil.example'>Acme</a>") == (
+        "<a href='https://evil.example'>Acme</a>"
+    )
