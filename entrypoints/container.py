@@ -219,7 +219,9 @@ async def build_container(
             tokens=tokens,
             limiter=limiter,
             policy=TenancyPolicy(
-                frontend_url=settings.effective_frontend_url, trial_days=settings.trial_days
+                frontend_url=settings.effective_frontend_url,
+                trial_days=settings.trial_days,
+                reinvite_cooldown_seconds=settings.reinvite_cooldown_seconds,
             ),
         )
         billing = wire_billing(

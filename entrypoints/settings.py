@@ -86,6 +86,8 @@ class Settings:
     redis_max_connections: int = 200
     redis_pool_timeout_seconds: float = 5.0
     code_sends_per_ip_per_hour: int = 30
+    # Before the same address may be invited into a tenant again.
+    reinvite_cooldown_seconds: int = 600
     # argon2id cost; production keeps the library's recommended defaults.
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
@@ -199,6 +201,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         trusted_proxies=tuple(
             proxy.strip() for proxy in get("ASTRA_TRUSTED_PROXIES", "").split(",") if proxy.strip()
         ),
+        reinvite_cooldown_seconds=_int(source, "ASTRA_REINVITE_COOLDOWN_SECONDS", 600),
         redis_max_connections=_int(source, "ASTRA_REDIS_MAX_CONNECTIONS", 200, minimum=1),
         redis_pool_timeout_seconds=_seconds(source, "ASTRA_REDIS_POOL_TIMEOUT_SECONDS", 5.0),
     )

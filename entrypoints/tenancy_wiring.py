@@ -68,6 +68,7 @@ def wire_tenancy(
             ids=ids,
             clock=clock,
             policy=policy,
+            limiter=limiter,
         ),
         check_invitation=CheckInvitation(uow_factory=uow, secret_hasher=secret_hasher, clock=clock),
         accept_invitation=AcceptInvitation(

@@ -21,6 +21,11 @@ class TenancyPolicy:
     # Wrong passwords tolerated per invitation (accepting as an existing user) per window.
     accept_failures_per_window: int = 10
     accept_failure_window_seconds: int = 15 * 60
+    # Invitation emails a tenant may send (an inviter could otherwise mail anyone, at will),
+    # and the pause before the same address may be invited again.
+    invitations_per_tenant_per_hour: int = 100
+    invitations_per_tenant_per_day: int = 300
+    reinvite_cooldown_seconds: int = 10 * 60
     # New tenants' trial length (ASTRA_TRIAL_DAYS), to tell a tenant's plan before its
     # subscription row is stored.
     trial_days: int = 14

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from application.common.ports import (
@@ -64,7 +64,10 @@ class InviteMembers:
     - At most 50 emails per call (else `InvalidArgument`); an empty list is refused too.
     - An invalid email or role → `failed` with the reason; an admin inviting an owner → `failed`.
     - An existing member, or an email listed twice → `duplicate`.
-    - A pending invitation of the same email is revoked: only the newest link works.
+    - A pending invitation of the same email is revoked: only the newest link works. The same
+      address may be invited again only after a cooldown (10 minutes), else `failed`.
+    - Each tenant sends at most 100 invitations an hour and 300 a day (all replicas
+      together); beyond, each further email is `failed` and nothing is sent.
     - The token has ≥ 128 random bits, only its hash is stored, and it lives 7 days. The email
       with `{frontend_url}/invite?invite_token=…` is queued in the same transaction.
     """
@@ -77,6 +80,7 @@ class InviteMembers:
         ids: IdGenerator,
         clock: Clock,
         policy: TenancyPolicy,
+        limiter: RateLimiter,
     ) -> None:
         self._uow = uow_factory
         self._secrets = secrets
@@ -84,6 +88,7 @@ class InviteMembers:
         self._ids = ids
         self._clock = clock
         self._policy = policy
+        self._limiter = limiter
 
     async def __call__(self, command: InviteMembersCommand) -> list[InviteResult]:
         if not command.invitees:
@@ -134,7 +139,15 @@ class InviteMembers:
         user = await uow.users.get_by_email(email)
         if user is not None and await uow.memberships.get(tenant.id, user.id) is not None:
             return InviteResult(email, InviteStatus.DUPLICATE, "already a member of this tenant")
-        for previous in await uow.invitations.list_pending_for_email(tenant.id, email):
+        pending = await uow.invitations.list_pending_for_email(tenant.id, email)
+        cooldown = timedelta(seconds=self._policy.reinvite_cooldown_seconds)
+        if any(now - previous.created_at < cooldown for previous in pending):
+            return InviteResult(email, InviteStatus.FAILED, "invited moments ago; try again later")
+        if not await self._within_sending_limits(tenant.id):
+            return InviteResult(
+                email, InviteStatus.FAILED, "the tenant's invitation limit is reached for now"
+            )
+        for previous in pending:
             previous.revoke(now)
             await uow.invitations.update(previous)
         token = self._secrets.token()
@@ -153,6 +166,18 @@ class InviteMembers:
         url = page_url(self._policy.frontend_url, "/invite", urlencode({"invite_token": token}))
         await uow.outbox.add(invitation_email(email, tenant, role, url))
         return InviteResult(email, InviteStatus.SUCCESS, "", url)
+
+    async def _within_sending_limits(self, tenant_id: str) -> bool:
+        policy = self._policy
+        hourly = await self._limiter.hit(
+            f"invites:hour:{tenant_id}", policy.invitations_per_tenant_per_hour, 3600
+        )
+        if not hourly.allowed:
+            return False
+        daily = await self._limiter.hit(
+            f"invites:day:{tenant_id}", policy.invitations_per_tenant_per_day, 86400
+        )
+        return daily.allowed
 
 
 async def _pending_invitation(

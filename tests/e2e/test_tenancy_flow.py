@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from entrypoints.app import create_app
+from entrypoints.settings import Settings
 from tests.e2e.flows import DEFAULT_PASSWORD, bearer, new_email, sign_up
 from tests.e2e.tenancy_flows import (
     Client,
@@ -163,7 +170,28 @@ async def test_invite_accept_switch_role_change_and_removal(
     )
 
 
-async def test_reinviting_invalidates_the_first_link(client: Client, mailbox: Mailbox) -> None:
+async def test_reinviting_soon_is_refused_without_an_email(
+    client: Client, mailbox: Mailbox
+) -> None:
+    _, ann = await sign_up(client, mailbox)
+    email = new_email()
+    await invite(client, ann, (email, "normal"))
+    await emailed_invite_link(mailbox, email, 1)
+    [again] = await invite(client, ann, (email, "admin"))
+    assert (again["status"], again["invite_url"]) == ("failed", ""), again
+
+
+@pytest.fixture
+async def no_cooldown_client(e2e_settings: Settings) -> AsyncIterator[Client]:
+    settings = e2e_settings.with_overrides(reinvite_cooldown_seconds=0)
+    async with AsyncTestClient(app=create_app(settings)) as test_client:
+        yield test_client
+
+
+async def test_reinviting_invalidates_the_first_link(
+    no_cooldown_client: Client, mailbox: Mailbox
+) -> None:
+    client = no_cooldown_client
     _, ann = await sign_up(client, mailbox)
     email = new_email()
     await invite(client, ann, (email, "normal"))

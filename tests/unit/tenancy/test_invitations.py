@@ -198,6 +198,12 @@ async def test_reinviting_revokes_the_previous_token() -> None:
     kit = TenancyKit()
     _, caller = await kit.sign_up("ann@example.com")
     first = token_of(await kit.invite(caller, "carol@example.com"))
+    too_soon = await kit.invite(caller, "carol@example.com", "admin")
+    assert (too_soon.status, too_soon.message) == (
+        InviteStatus.FAILED,
+        "invited moments ago; try again later",
+    )
+    kit.clock.advance(minutes=10)
     second = token_of(await kit.invite(caller, "carol@example.com", "admin"))
 
     with pytest.raises(InvalidArgument, match="invite_token"):
@@ -205,3 +211,23 @@ async def test_reinviting_revokes_the_previous_token() -> None:
     await kit.use.check_invitation(second)
     assert len([e for e in kit.store.outbox if e.to == "carol@example.com"]) == 2
     assert [i.revoked_at is None for i in kit.invitations_of("carol@example.com")] == [False, True]
+
+
+async def test_a_tenant_sends_at_most_its_hourly_invitations() -> None:
+    kit = TenancyKit()
+    _, caller = await kit.sign_up("ann@example.com")
+    hourly = kit.policy.invitations_per_tenant_per_hour
+    sent = 0
+    while sent < hourly:
+        batch = [f"p{sent + n}@example.com" for n in range(min(50, hourly - sent))]
+        results = await kit.use.invite_members(
+            InviteMembersCommand(caller, [Invitee(email) for email in batch])
+        )
+        assert {r.status for r in results} == {InviteStatus.SUCCESS}
+        sent += len(batch)
+    refused = await kit.invite(caller, "one-too-many@example.com")
+    assert refused.status is InviteStatus.FAILED
+    assert not [e for e in kit.store.outbox if e.to == "one-too-many@example.com"]
+    kit.clock.advance(hours=1)
+    again = await kit.invite(caller, "one-too-many@example.com")
+    assert again.status is InviteStatus.SUCCESS
