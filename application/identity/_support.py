@@ -68,8 +68,10 @@ async def create_code_challenge(
     secret_hasher: SecretHasher,
     ids: IdGenerator,
     now: datetime,
+    send: bool = True,
 ) -> IssuedChallenge:
-    """Store a 10-minute challenge for `email` and queue the email carrying its code."""
+    """Store a 10-minute challenge for `email` and queue the email carrying its code (unless
+    `send` is false: the same work, for an address that must not learn anything)."""
     token = secrets.token()
     code = secrets.numeric_code(CODE_DIGITS)
     challenge = Challenge(
@@ -82,7 +84,8 @@ async def create_code_challenge(
         created_at=now,
     )
     await uow.challenges.add(challenge)
-    await uow.outbox.add(code_email(purpose, email, code))
+    if send:
+        await uow.outbox.add(code_email(purpose, email, code))
     return IssuedChallenge(challenge, token, code)
 
 

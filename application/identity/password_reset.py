@@ -40,8 +40,9 @@ from domain.identity.rules import check_password, normalize_email
 class StartPasswordReset:
     """Email a 6-digit code to reset the password of an account.
 
-    - The answer has the same shape whether or not the email has an account: a fresh
-      token (stored only when the account exists), so nobody can probe for accounts.
+    - The answer is the same whether or not the email has an account, and so is the work
+      (a challenge is stored and committed either way; only a known address is emailed), so
+      neither the answer nor its timing tells which addresses have accounts.
     - Throttled exactly as registration codes (per email and per client IP), in both cases.
     - The code lives 10 minutes; only hashes of token and code are stored.
     """
@@ -68,8 +69,7 @@ class StartPasswordReset:
         email = normalize_email(command.email)
         await throttle_code_sends(self._limiter, self._policy, email, command.client_ip)
         async with self._uow() as uow:
-            if await uow.users.get_by_email(email) is None:
-                return ForgotPasswordStarted(token=self._secrets.token())
+            known = await uow.users.get_by_email(email) is not None
             issued = await create_code_challenge(
                 uow,
                 purpose=ChallengePurpose.FORGOT_PASSWORD,
@@ -78,6 +78,7 @@ class StartPasswordReset:
                 secret_hasher=self._secret_hasher,
                 ids=self._ids,
                 now=self._clock.now(),
+                send=known,
             )
             await uow.commit()
         return ForgotPasswordStarted(token=issued.token)
