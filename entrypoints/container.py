@@ -198,6 +198,7 @@ async def build_container(
             policy=IdentityPolicy(
                 frontend_url=settings.effective_frontend_url,
                 code_sends_per_hour_per_ip=settings.code_sends_per_ip_per_hour,
+                login_attempts_per_minute_per_ip=settings.login_attempts_per_ip_per_minute,
             ),
         )
         api_keys = wire_api_keys(

@@ -86,6 +86,7 @@ class Settings:
     redis_max_connections: int = 200
     redis_pool_timeout_seconds: float = 5.0
     code_sends_per_ip_per_hour: int = 30
+    login_attempts_per_ip_per_minute: int = 60
     # Before the same address may be invited into a tenant again.
     reinvite_cooldown_seconds: int = 600
     # argon2id cost; production keeps the library's recommended defaults.
@@ -200,6 +201,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         redis_prefix=get("ASTRA_REDIS_PREFIX", "").strip() or "astra:",
         trusted_proxies=tuple(
             proxy.strip() for proxy in get("ASTRA_TRUSTED_PROXIES", "").split(",") if proxy.strip()
+        ),
+        login_attempts_per_ip_per_minute=_int(
+            source, "ASTRA_LOGIN_ATTEMPTS_PER_IP_PER_MINUTE", 60, minimum=1
         ),
         reinvite_cooldown_seconds=_int(source, "ASTRA_REINVITE_COOLDOWN_SECONDS", 600),
         redis_max_connections=_int(source, "ASTRA_REDIS_MAX_CONNECTIONS", 200, minimum=1),

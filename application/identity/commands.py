@@ -14,6 +14,9 @@ class IdentityPolicy:
     code_sends_per_hour_per_email: int = 5
     code_sends_per_hour_per_ip: int = 30
     login_failures_per_window: int = 10
+    # Every sign-in attempt from one address, before any password work: one client cannot
+    # keep the hashing pool busy with made-up emails.
+    login_attempts_per_minute_per_ip: int = 60
     login_failure_window_seconds: int = 15 * 60
 
 

@@ -37,6 +37,7 @@ class Login:
       (`ResourceExhausted` with `retry_after`). Each attempt is counted (one atomic
       increment) before its password is verified, so a burst of parallel attempts gets no
       more verifications than one after another would.
+    - Before that, at most 60 attempts a minute from one client address, whatever the emails.
     - Unknown email, wrong password or an account without a password all answer the same
       `Unauthenticated("invalid email or password")`, after the same argon2 work.
     - Success clears the failure count and returns an access token for a new session.
@@ -63,6 +64,14 @@ class Login:
     async def __call__(self, command: LoginCommand) -> SignedIn:
         email = normalize_email(command.email)
         key = f"login:{email}:{command.client_ip}"
+        per_ip = await self._limiter.hit(
+            f"login:ip:{command.client_ip}", self._policy.login_attempts_per_minute_per_ip, 60
+        )
+        if not per_ip.allowed:
+            raise ResourceExhausted(
+                "too many sign-in attempts from this address; try again later",
+                retry_after=max(1, per_ip.retry_after),
+            )
         limit = self._policy.login_failures_per_window
         window = self._policy.login_failure_window_seconds
         lock = await self._limiter.hit(key, limit, window)

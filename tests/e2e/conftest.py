@@ -45,6 +45,7 @@ def e2e_settings_for(
         argon2_memory_kib=8192,
         # Every test client shares one address; per-email limits stay at their real values.
         code_sends_per_ip_per_hour=100_000,
+        login_attempts_per_ip_per_minute=100_000,
     )
 
 

@@ -69,6 +69,7 @@ def settings_for(database_url: str, data_dir: Path) -> Settings:
         argon2_time_cost=1,
         argon2_memory_kib=8192,
         code_sends_per_ip_per_hour=100_000,
+        login_attempts_per_ip_per_minute=100_000,
     )
 
 

@@ -235,3 +235,21 @@ async def test_a_well_signed_token_of_a_session_that_does_not_exist_is_refused()
     with pytest.raises(Unauthenticated):
         await kit.authenticate()(forged)
     assert (await kit.authenticate()(token)).user_id == user_id
+
+
+async def test_one_address_gets_a_bounded_number_of_attempts_before_any_password_work() -> None:
+    kit = make_identity_kit()
+    limit = kit.policy.login_attempts_per_minute_per_ip
+    for n in range(limit):
+        with pytest.raises(Unauthenticated):
+            await kit.login()(LoginCommand(f"nobody-{n}@example.com", "guess", "10.9.9.9"))
+    verified = kit.passwords.verify_calls
+    with pytest.raises(ResourceExhausted):
+        await kit.login()(LoginCommand("someone-else@example.com", "guess", "10.9.9.9"))
+    assert kit.passwords.verify_calls == verified  # refused before any password work
+    # Another address is not affected; a minute later this one may try again.
+    with pytest.raises(Unauthenticated):
+        await kit.login()(LoginCommand("nobody@example.com", "guess", "10.8.8.8"))
+    kit.clock.advance(minutes=1)
+    with pytest.raises(Unauthenticated):
+        await kit.login()(LoginCommand("nobody@example.com", "guess", "10.9.9.9"))
