@@ -20,6 +20,9 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import asyncpg
+
+from adapters.sql.migrate import upgrade
 from bench.infra import free_port
 
 START_WITHIN_SECONDS = 30.0
@@ -217,6 +220,17 @@ class PrivatePostgres:
         pid_file = self.data / "postmaster.pid"
         with contextlib.suppress(FileNotFoundError, ValueError, ProcessLookupError):
             os.kill(int(pid_file.read_text().split()[0]), signal.SIGKILL)
+
+    async def migrated_database(self, name: str) -> str:
+        """Create database `name` on this cluster, migrate it, and return its URL."""
+        admin = await asyncpg.connect(self.dsn(), timeout=10)
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await admin.close()
+        url = self.url(name)
+        await upgrade(url)
+        return url
 
     def log_tail(self) -> str:
         try:

@@ -25,7 +25,7 @@ from adapters.sql.migrate import upgrade
 from bench.infra import REDIS_URL, Server, redis_prefix, throwaway_database
 from tests.e2e.chat_flows import Client, chat_tenant, fake_upstream, set_balance
 from tests.integration.faults.ledger_audit import audit_ledger
-from tests.integration.faults.serving import astra_serve, open_stream, serve_env
+from tests.integration.faults.serving import astra_serve, open_streams, serve_env
 from tests.support.mailbox import running_mailbox
 
 pytestmark = pytest.mark.integration
@@ -65,13 +65,7 @@ async def probe_until_refused(base_url: str, sent_at: float) -> list[str]:
 
 
 async def sigterm_with_streams_open(server: Server, http: httpx.AsyncClient, tenant: Any) -> None:
-    started = [asyncio.Event() for _ in range(STREAMS)]
-    streams = [
-        asyncio.create_task(open_stream(http, tenant.key, tenant.turn("hi", "streaming"), seen))
-        for seen in started
-    ]
-    async with asyncio.timeout(30):
-        await asyncio.gather(*(seen.wait() for seen in started))
+    streams = await open_streams(http, tenant, STREAMS)
     assert not any(stream.done() for stream in streams), [s.result() for s in streams if s.done()]
 
     sent_at = time.monotonic()

@@ -109,7 +109,17 @@ class Traffic:
     transport_errors: list[str] = field(default_factory=list)
 
     def answered_since(self, mark: int) -> int:
-        return sum(status == 200 for status in self.statuses[mark:])
+        return self.seen_since(mark, 200)
+
+    def seen_since(self, mark: int, status: int) -> int:
+        return sum(seen == status for seen in self.statuses[mark:])
+
+    async def wait_for(self, status: int, count: int, mark: int, within: float = 60.0) -> None:
+        """Until `count` answers with `status` arrived after the first `mark` ones."""
+        async with asyncio.timeout(within):
+            # Polled: the loops append to plain lists.
+            while self.seen_since(mark, status) < count:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
 
     def assert_only_allowed(self) -> None:
         assert not self.transport_errors, self.transport_errors[:5]
@@ -148,6 +158,20 @@ async def chat_loop(
             traffic.transport_errors.append(f"{type(error).__name__}: {error}")
         if traffic.statuses and traffic.statuses[-1] != 200:
             await asyncio.sleep(0.05)  # a refusal is instant: do not spin on it
+
+
+async def open_streams(
+    http: httpx.AsyncClient, tenant: Any, count: int
+) -> list[asyncio.Task[list[str]]]:
+    """`count` streaming turns, returned once each has sent its first event."""
+    started = [asyncio.Event() for _ in range(count)]
+    streams = [
+        asyncio.create_task(open_stream(http, tenant.key, tenant.turn("hi", "streaming"), seen))
+        for seen in started
+    ]
+    async with asyncio.timeout(30):
+        await asyncio.gather(*(seen.wait() for seen in started))
+    return streams
 
 
 async def wait_until_recovered(database_url: str, tenant_id: str) -> LedgerAudit:

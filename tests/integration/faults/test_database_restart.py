@@ -15,11 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import cast
 
-import asyncpg
 import httpx
 import pytest
 
-from adapters.sql.migrate import upgrade
 from bench.infra import REDIS_URL, redis_prefix
 from tests.e2e.chat_flows import Client, chat_tenant, fake_upstream, set_balance
 from tests.faults_support import PrivatePostgres, private_postgres
@@ -38,7 +36,6 @@ pytestmark = pytest.mark.integration
 LOOPS = 16
 CREDITS = 100_000
 ANSWERS_BEFORE_AND_AFTER = 20
-SETTLED_WITHIN_SECONDS = 60.0
 
 
 @pytest.fixture
@@ -47,29 +44,10 @@ def cluster() -> Iterator[PrivatePostgres]:
         yield running
 
 
-async def create_database(cluster: PrivatePostgres) -> str:
-    name = f"astra_restart_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(cluster.dsn(), timeout=10)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = cluster.url(name)
-    await upgrade(url)
-    return url
-
-
-async def wait_for_answers(traffic: Traffic, mark: int, count: int) -> None:
-    async with asyncio.timeout(SETTLED_WITHIN_SECONDS):
-        # Polled: the loops append to plain lists.
-        while traffic.answered_since(mark) < count:  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
-
-
 async def test_a_database_restart_mid_traffic_loses_no_credit(
     tmp_path: Path, cluster: PrivatePostgres
 ) -> None:
-    database_url = await create_database(cluster)
+    database_url = await cluster.migrated_database(f"astra_restart_{secrets.token_hex(4)}")
     async with redis_prefix() as prefix:
         with running_mailbox() as mailbox:
             async with fake_upstream(tmp_path, tokens=10, delay_ms=30) as upstream:
@@ -92,11 +70,11 @@ async def test_a_database_restart_mid_traffic_loses_no_credit(
                         for _ in range(LOOPS)
                     ]
                     try:
-                        await wait_for_answers(traffic, 0, ANSWERS_BEFORE_AND_AFTER)
+                        await traffic.wait_for(200, ANSWERS_BEFORE_AND_AFTER, 0)
                         await asyncio.to_thread(cluster.stop, "fast")
                         await asyncio.to_thread(cluster.start)
                         restarted_at = len(traffic.statuses)
-                        await wait_for_answers(traffic, restarted_at, ANSWERS_BEFORE_AND_AFTER)
+                        await traffic.wait_for(200, ANSWERS_BEFORE_AND_AFTER, restarted_at)
                     finally:
                         stop.set()
                         await asyncio.gather(*loops)

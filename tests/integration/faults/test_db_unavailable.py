@@ -24,7 +24,6 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from adapters.security.tokens import JwtTokenIssuer
 from adapters.sql.identity.reader import SqlAccountReader
-from adapters.sql.migrate import upgrade
 from bench.infra import free_port
 from domain.errors import ErrorCode, Unavailable
 from entrypoints.app import create_app
@@ -49,14 +48,7 @@ def cluster() -> Iterator[PrivatePostgres]:
 
 @pytest.fixture(scope="module")
 async def fault_database_url(cluster: PrivatePostgres) -> str:
-    admin = await asyncpg.connect(cluster.dsn(), timeout=10)
-    try:
-        await admin.execute(f'CREATE DATABASE "{DATABASE}"')
-    finally:
-        await admin.close()
-    url = cluster.url(DATABASE)
-    await upgrade(url)
-    return url
+    return await cluster.migrated_database(DATABASE)
 
 
 def settings_for(database_url: str, data_dir: Path) -> Settings:

@@ -146,12 +146,12 @@ async def test_redis_stopped_and_restarted_mid_traffic_loses_no_credit(
             for _ in range(LOOPS)
         ]
         try:
-            await answers(traffic, 0, 10)
+            await traffic.wait_for(200, 10, 0)
             await asyncio.to_thread(redis_server.stop)
             down_at = len(traffic.statuses)
-            await refusals(traffic, down_at, 5)
+            await traffic.wait_for(503, 5, down_at)
             await asyncio.to_thread(redis_server.start)
-            await answers(traffic, len(traffic.statuses), 10)
+            await traffic.wait_for(200, 10, len(traffic.statuses))
         finally:
             stop.set()
             await asyncio.gather(*loops)
@@ -160,16 +160,3 @@ async def test_redis_stopped_and_restarted_mid_traffic_loses_no_credit(
         audit = await wait_until_recovered(database_url, tenant.tenant_id)
     assert audit.balanced, audit
     assert audit.misbilled == 0, audit
-
-
-async def answers(traffic: Traffic, mark: int, count: int) -> None:
-    async with asyncio.timeout(60):
-        # Polled: the loops append to plain lists.
-        while traffic.answered_since(mark) < count:  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
-
-
-async def refusals(traffic: Traffic, mark: int, count: int) -> None:
-    async with asyncio.timeout(60):
-        while sum(s == 503 for s in traffic.statuses[mark:]) < count:  # noqa: ASYNC110
-            await asyncio.sleep(0.05)

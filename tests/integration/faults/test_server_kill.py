@@ -27,7 +27,7 @@ from tests.integration.faults.ledger_audit import audit_ledger
 from tests.integration.faults.serving import (
     RECOVERED_WITHIN,
     astra_serve,
-    open_stream,
+    open_streams,
     serve_env,
 )
 from tests.support.mailbox import running_mailbox
@@ -38,13 +38,7 @@ CREDITS = 50
 
 async def kill_mid_stream(server: Server, http: httpx.AsyncClient, tenant: ChatTenant) -> None:
     """Open STREAMS streaming turns, SIGKILL the server once each has sent an event."""
-    started = [asyncio.Event() for _ in range(STREAMS)]
-    streams = [
-        asyncio.create_task(open_stream(http, tenant.key, tenant.turn("hi", "streaming"), seen))
-        for seen in started
-    ]
-    async with asyncio.timeout(30):
-        await asyncio.gather(*(seen.wait() for seen in started))
+    streams = await open_streams(http, tenant, STREAMS)
     os.killpg(server.pid, signal.SIGKILL)
     await asyncio.to_thread(server.process.wait, 10)
     async with asyncio.timeout(10):
