@@ -28,6 +28,15 @@ HOUR = 60 * 60
 REVOCATION_GRACE = timedelta(days=1)
 
 
+async def count_or_refuse(
+    limiter: RateLimiter, key: str, limit: int, window_seconds: int, refusal: str
+) -> None:
+    """Count one attempt under `key`; past `limit` in the window, `ResourceExhausted`."""
+    decision = await limiter.hit(key, limit, window_seconds)
+    if not decision.allowed:
+        raise ResourceExhausted(refusal, retry_after=max(1, decision.retry_after))
+
+
 async def throttle_code_sends(
     limiter: RateLimiter, policy: IdentityPolicy, email: str, client_ip: str
 ) -> None:
@@ -42,12 +51,9 @@ async def throttle_code_sends(
         (f"code:email:hour:{email}", policy.code_sends_per_hour_per_email, HOUR),
     )
     for key, limit, window in checks:
-        decision = await limiter.hit(key, limit, window)
-        if not decision.allowed:
-            raise ResourceExhausted(
-                "too many codes requested; try again later",
-                retry_after=max(1, decision.retry_after),
-            )
+        await count_or_refuse(
+            limiter, key, limit, window, "too many codes requested; try again later"
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ import logging
 import mimetypes
 
 from application.common.ports import Clock, IdGenerator, RateLimiter, UnitOfWorkFactory
-from application.identity._support import revoke_sessions_of
+from application.identity._support import count_or_refuse, revoke_sessions_of
 from application.identity.commands import (
     IdentityPolicy,
     UpdateAvatarCommand,
@@ -21,7 +21,7 @@ from application.identity.ports import (
     PasswordHasher,
     SessionRevocations,
 )
-from domain.errors import InvalidArgument, ResourceExhausted, Unauthenticated
+from domain.errors import InvalidArgument, Unauthenticated
 from domain.identity.rules import check_password, clean_name
 
 logger = logging.getLogger(__name__)
@@ -96,14 +96,13 @@ class UpdateUserPassword:
 
     async def __call__(self, command: UpdatePasswordCommand) -> None:
         key = f"password-change:{command.user_id}"
-        limit = self._policy.login_failures_per_window
-        window = self._policy.login_failure_window_seconds
-        tries = await self._limiter.hit(key, limit, window)
-        if not tries.allowed:
-            raise ResourceExhausted(
-                "too many wrong current passwords; try again later",
-                retry_after=max(1, tries.retry_after),
-            )
+        await count_or_refuse(
+            self._limiter,
+            key,
+            self._policy.login_failures_per_window,
+            self._policy.login_failure_window_seconds,
+            "too many wrong current passwords; try again later",
+        )
         now = self._clock.now()
         async with self._uow() as uow:
             user = await uow.users.get(command.user_id)

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from application.common.ports import Clock, IdGenerator, RateLimiter, UnitOfWorkFactory
-from application.identity._support import RevokedSessions, open_session, revocation_ttl
+from application.identity._support import (
+    RevokedSessions,
+    count_or_refuse,
+    open_session,
+    revocation_ttl,
+)
 from application.identity.commands import (
     IdentityPolicy,
     LoginCommand,
@@ -18,7 +23,7 @@ from application.identity.ports import (
     SessionRevocations,
     TokenIssuer,
 )
-from domain.errors import ResourceExhausted, Unauthenticated
+from domain.errors import Unauthenticated
 from domain.identity.rules import normalize_email
 
 BAD_CREDENTIALS = "invalid email or password"
@@ -64,22 +69,21 @@ class Login:
     async def __call__(self, command: LoginCommand) -> SignedIn:
         email = normalize_email(command.email)
         key = f"login:{email}:{command.client_ip}"
-        per_ip = await self._limiter.hit(
-            f"login:ip:{command.client_ip}", self._policy.login_attempts_per_minute_per_ip, 60
+        policy = self._policy
+        await count_or_refuse(
+            self._limiter,
+            f"login:ip:{command.client_ip}",
+            policy.login_attempts_per_minute_per_ip,
+            60,
+            "too many sign-in attempts from this address; try again later",
         )
-        if not per_ip.allowed:
-            raise ResourceExhausted(
-                "too many sign-in attempts from this address; try again later",
-                retry_after=max(1, per_ip.retry_after),
-            )
-        limit = self._policy.login_failures_per_window
-        window = self._policy.login_failure_window_seconds
-        lock = await self._limiter.hit(key, limit, window)
-        if not lock.allowed:
-            raise ResourceExhausted(
-                "too many failed sign-in attempts; try again later",
-                retry_after=max(1, lock.retry_after),
-            )
+        await count_or_refuse(
+            self._limiter,
+            key,
+            policy.login_failures_per_window,
+            policy.login_failure_window_seconds,
+            "too many failed sign-in attempts; try again later",
+        )
         async with self._uow() as uow:
             user = await uow.users.get_by_email(email)
         # argon2 runs with no database connection held: a burst of sign-ins (or an attack)
