@@ -303,6 +303,13 @@ class InMemoryInvitationRepository(InvitationRepository):
         found = self._invitations.where(lambda i: i.token_hash == token_hash)
         return found[0] if found else None
 
+    async def accept(self, invitation_id: str, now: datetime) -> bool:
+        stored = self._invitations.peek(invitation_id)
+        if stored is None or not stored.is_pending(now):
+            return False
+        self._invitations.put(invitation_id, replace(stored, accepted_at=now))
+        return True
+
     async def list_pending_for_email(self, tenant_id: str, email: str) -> list[Invitation]:
         found = self._invitations.where(
             lambda i: (

@@ -45,6 +45,18 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
 
 
 def _create_sqlite_engine(url: str, *, echo: bool) -> AsyncEngine:
+    """SQLite, and how its transactions serialise the checks that guard limits and secrets.
+
+    The driver runs reads outside any transaction and opens one at the first write, and a
+    write takes SQLite's single write lock at once (waiting up to the busy timeout). So
+    whatever a transaction writes, it writes holding the lock until commit, and no snapshot
+    taken before the lock can be stale. Every check-then-act in Astra is written for that:
+    - either it is a single conditional write whose row count decides (a code attempt,
+      single use of a challenge, reset token or invitation, a credit hold), or
+    - it takes the lock first with `TenantRepository.lock` (a no-op write on the tenant's
+      row, where PostgreSQL uses `FOR UPDATE`) and reads what it decides on after that
+      (owner guard, plan limits).
+    """
     database = make_url(url).database
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)

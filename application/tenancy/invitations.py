@@ -256,12 +256,16 @@ class AcceptInvitation:
             if normalize_email(command.email) != invitation.email:
                 raise PermissionDenied("this invitation is for another email address")
             user = await uow.users.get_by_email(invitation.email)
+            if user is not None:
+                await self._check_password(user, invitation, command.password)
+            # The first write: of many concurrent accepts of one link exactly one gets past it.
+            if not await uow.invitations.accept(invitation.id, now):
+                raise InvalidArgument("invite_token", INVALID_TOKEN)
             if user is None:
                 user = await self._new_user(invitation.email, command.password, now)
                 user.current_tenant_id = invitation.tenant_id
                 await uow.users.add(user)
             else:
-                await self._check_password(user, invitation, command.password)
                 if await uow.memberships.get(invitation.tenant_id, user.id) is not None:
                     raise AlreadyExists("already a member of this tenant")
                 user.current_tenant_id = invitation.tenant_id
@@ -271,8 +275,6 @@ class AcceptInvitation:
             await uow.memberships.add(
                 Membership(invitation.tenant_id, user.id, invitation.role, now)
             )
-            invitation.accept(now)
-            await uow.invitations.update(invitation)
             session = await open_session(uow, self._ids, user.id, now)
             await uow.commit()
         return self._tokens.issue(user.id, session.id)

@@ -52,6 +52,12 @@ class InvitationRepository(Protocol):
 
     async def get_by_token_hash(self, token_hash: str) -> Invitation | None: ...
 
+    async def accept(self, invitation_id: str, now: datetime) -> bool:
+        """Mark the invitation used if it is still pending at `now`; False when another
+        request won (or it expired or was revoked meanwhile). One conditional write, so
+        exactly one of many concurrent accepts succeeds."""
+        ...
+
     async def list_pending_for_email(self, tenant_id: str, email: str) -> list[Invitation]:
         """Unaccepted, unrevoked invitations of `email` into `tenant_id` (expired included)."""
         ...

@@ -54,9 +54,6 @@ class Invitation:
     def is_pending(self, now: datetime) -> bool:
         return self.accepted_at is None and self.revoked_at is None and now < self.expires_at
 
-    def accept(self, now: datetime) -> None:
-        self.accepted_at = now
-
     def revoke(self, now: datetime) -> None:
         if self.revoked_at is None:
             self.revoked_at = now

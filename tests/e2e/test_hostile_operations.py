@@ -1,6 +1,8 @@
 """Every operation of the OpenAPI document, fed what no operation can take: a NUL in each
 path and query parameter and in body strings, JSON nested too deeply, bytes that are not
-UTF-8. Nothing may answer 5xx; a NUL in the URL is `3` before anything else runs.
+UTF-8. Nothing may answer 5xx; a NUL in the URL is `3` before anything else runs. And
+nothing a client sent appears in the logs: every body string also goes in plain, carrying a
+marker that no log line (message or traceback) may contain.
 
 Generated from `/schema`, so a new operation is covered the day it is added. Runs on
 PostgreSQL, which cannot store NUL in text.
@@ -8,6 +10,7 @@ PostgreSQL, which cannot store NUL in text.
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -23,6 +26,7 @@ Client = AsyncTestClient[Any]
 JSON = {"content-type": "application/json"}
 DEEP = b"[" * 2000 + b"]" * 2000
 NOT_UTF8 = b'{"name": "\xff\xfe"}'
+MARKER = "client-text-7f3a9c"
 _PARAM = re.compile(r"\{([^}:]+)(?::[^}]+)?\}")
 # Operations that would end the test's own session if a request got through to them.
 SESSION_ENDING = {"Logout", "UserDelete"}
@@ -55,7 +59,10 @@ def body_strings(operation: dict[str, Any], schema: dict[str, Any]) -> list[str]
     ]
 
 
-async def test_no_operation_answers_5xx_to_hostile_input(client: Client, mailbox: Mailbox) -> None:
+async def test_no_operation_answers_5xx_to_hostile_input(
+    client: Client, mailbox: Mailbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     _, token = await sign_up(client, mailbox)
     auth = bearer(token)
     schema = (await client.get("/schema/openapi.json")).json()
@@ -86,9 +93,18 @@ async def test_no_operation_answers_5xx_to_hostile_input(client: Client, mailbox
         if method in {"POST", "PUT", "PATCH"}:
             url = concrete(path, "x")
             for name in body_strings(operation, schema):
-                await send(method, url, json={name: "a\x00b"})
+                await send(method, url, json={name: f"{MARKER}\x00"})
+                await send(method, url, json={name: f"{MARKER}@example.com"})
             await send(method, url, content=DEEP, headers=JSON)
             await send(method, url, content=NOT_UTF8, headers=JSON)
     # Still signed in: every body above was refused without running its operation.
     assert (await client.get("/account/v1/user", headers=auth)).status_code == 200
     assert not failures, "\n".join(failures)
+    formatter = logging.Formatter()
+    leaked = [
+        record.getMessage()
+        for record in caplog.records
+        if MARKER in record.getMessage()
+        or (record.exc_info and MARKER in formatter.formatException(record.exc_info))
+    ]
+    assert not leaked, leaked

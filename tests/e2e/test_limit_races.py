@@ -5,7 +5,7 @@ PostgreSQL: many requests in flight at once through the HTTP stack.
 - The owner guard: two owners demoting, or removing, each other at the same moment never
   leave the tenant without an owner.
 - Codes and tokens: 60 parallel wrong codes are compared exactly five times; of parallel
-  uses of one reset code or one reset token exactly one succeeds.
+  uses of one reset code, one reset token or one invitation link exactly one succeeds.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from tests.e2e.flows import (
     new_email,
     sign_up,
 )
-from tests.e2e.tenancy_flows import current_tenant, members
+from tests.e2e.tenancy_flows import current_tenant, invite, members, token_in
 from tests.support.mailbox import Mailbox
 
 pytestmark = pytest.mark.e2e
@@ -171,6 +171,26 @@ async def test_a_reset_code_and_a_reset_token_work_once_under_parallel_use(
     reset["password_confirm"] = reset["new_password"]
     results = await asyncio.gather(*(client.post(RESET, json=reset) for _ in range(PARALLEL_USES)))
     assert sorted(r.status_code for r in results) == [200] + [400] * (PARALLEL_USES - 1)
+
+
+async def test_an_invitation_link_is_accepted_once_under_parallel_use(served: Served) -> None:
+    client, mailbox = served.client, served.mailbox
+    _, ann = await sign_up(client, mailbox)
+    bob_email, _ = await sign_up(client, mailbox)  # an existing account joins with its password
+    carol_email = new_email()  # a new one is created by the link
+    bob_link, carol_link = (
+        ret["invite_url"]
+        for ret in await invite(client, ann, (bob_email, "normal"), (carol_email, "admin"))
+    )
+    for email, link in ((bob_email, bob_link), (carol_email, carol_link)):
+        accept = {"email": email, "password": DEFAULT_PASSWORD, "invite_token": token_in(link)}
+        results = await asyncio.gather(
+            *(client.post("/account/v1/invites/accept", json=accept) for _ in range(PARALLEL_USES))
+        )
+        statuses = sorted(r.status_code for r in results)
+        assert statuses == [200] + [400] * (PARALLEL_USES - 1), [r.text for r in results]
+    joined = await members(client, ann)
+    assert (joined[bob_email]["status"], joined[carol_email]["status"]) == ("active", "active")
 
 
 BURST = 150

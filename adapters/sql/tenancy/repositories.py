@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from adapters.sql.billing.statements import rowcount
 from adapters.sql.errors import translate_unavailable
 from adapters.sql.tenancy.records import (
     InvitationRecord,
@@ -185,6 +188,21 @@ class SqlInvitationRepository(InvitationRepository):
             select(InvitationRecord).where(InvitationRecord.token_hash == token_hash)
         )
         return invitation_to_domain(record) if record is not None else None
+
+    @translate_unavailable
+    async def accept(self, invitation_id: str, now: datetime) -> bool:
+        result = await self._session.execute(
+            update(InvitationRecord)
+            .where(
+                InvitationRecord.id == invitation_id,
+                InvitationRecord.accepted_at.is_(None),
+                InvitationRecord.revoked_at.is_(None),
+                InvitationRecord.expires_at > now,
+            )
+            .values(accepted_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return rowcount(result) == 1
 
     @translate_unavailable
     async def list_pending_for_email(self, tenant_id: str, email: str) -> list[Invitation]:

@@ -33,28 +33,50 @@ async def test_invitation_round_trips_by_token_hash(uow_factory: SqlUnitOfWorkFa
         assert await uow.invitations.get_by_token_hash("no-such-hash") is None
 
 
-async def test_accepting_and_revoking_are_stored_by_update(
-    uow_factory: SqlUnitOfWorkFactory,
-) -> None:
+async def test_revoking_is_stored_by_update(uow_factory: SqlUnitOfWorkFactory) -> None:
     tenant = make_tenant()
-    accepted, revoked = make_invitation(tenant.id), make_invitation(tenant.id)
+    revoked = make_invitation(tenant.id)
     await add_tenants(uow_factory, tenant)
     async with uow_factory() as uow:
-        await uow.invitations.add(accepted)
         await uow.invitations.add(revoked)
         await uow.commit()
 
-    now = utc_now()
-    accepted.accept(now)
-    revoked.revoke(now)
+    revoked.revoke(utc_now())
     async with uow_factory() as uow:
-        await uow.invitations.update(accepted)
         await uow.invitations.update(revoked)
         await uow.commit()
 
     async with uow_factory() as uow:
-        assert await uow.invitations.get_by_token_hash(accepted.token_hash) == accepted
         assert await uow.invitations.get_by_token_hash(revoked.token_hash) == revoked
+
+
+async def test_accept_wins_only_while_pending(uow_factory: SqlUnitOfWorkFactory) -> None:
+    tenant = make_tenant()
+    pending, revoked, expired = (make_invitation(tenant.id) for _ in range(3))
+    now = utc_now()
+    revoked.revoke(now)
+    expired = replace(expired, expires_at=now - timedelta(seconds=1))
+    await add_tenants(uow_factory, tenant)
+    async with uow_factory() as uow:
+        for invitation in (pending, revoked, expired):
+            await uow.invitations.add(invitation)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        assert await uow.invitations.accept(pending.id, now) is True
+        assert await uow.invitations.accept(pending.id, now) is False  # used once
+        assert await uow.invitations.accept(revoked.id, now) is False
+        assert await uow.invitations.accept(expired.id, now) is False
+        assert await uow.invitations.accept("no-such-invitation", now) is False
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        stored = await uow.invitations.get_by_token_hash(pending.token_hash)
+        assert stored is not None
+        assert stored.accepted_at == now
+        untouched = await uow.invitations.get_by_token_hash(expired.token_hash)
+        assert untouched is not None
+        assert untouched.accepted_at is None
 
 
 async def test_updating_a_missing_invitation_raises_not_found(
