@@ -5,7 +5,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from bench import agents_list, chat_stream, healthz_under_login, idle_rss, ledger, user_get
+from bench import (
+    agents_list,
+    chat_stream,
+    healthz_under_login,
+    idle_rss,
+    ledger,
+    login_flood,
+    user_get,
+)
 from bench.report import Benchmark, Row, format_table, parse_options, run_guarded
 
 BENCHMARKS: list[tuple[str, Benchmark]] = [
@@ -15,6 +23,7 @@ BENCHMARKS: list[tuple[str, Benchmark]] = [
     (ledger.NAME, ledger.run),
     (chat_stream.NAME, chat_stream.run),
     (agents_list.NAME, agents_list.run),
+    (login_flood.NAME, login_flood.run),
 ]
 
 
