@@ -26,10 +26,13 @@ from entrypoints.http.api_keys.controllers import ApiKeyController
 from entrypoints.http.billing.controllers import (
     AdminSubscriptionController,
     InternalCreditsController,
+    PaymentWebhookController,
     PlanController,
+    SubscriptionController,
     SubscriptionVariantController,
     UsageController,
 )
+from entrypoints.http.billing.local_pages import LocalBillingPagesController
 from entrypoints.http.chat.controllers import ChatController
 from entrypoints.http.conventions import TYPE_DECODERS, Int64SchemaPlugin
 from entrypoints.http.dependencies import provide_container
@@ -109,6 +112,9 @@ def create_app(
             InviteController,
             InternalTenantController,
             SubscriptionVariantController,
+            SubscriptionController,
+            PaymentWebhookController,
+            LocalBillingPagesController,
             AdminSubscriptionController,
             PlanController,
             UsageController,

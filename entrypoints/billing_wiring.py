@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from application.billing.catalog_ports import AgentCounter
 from application.billing.ledger import CreditLedger
+from application.billing.local_checkout import LocalCheckoutPages
 from application.billing.offers import ListAddons, OfferCatalog, SubscriptionVariants
+from application.billing.payment_ports import PaymentProvider
+from application.billing.payments import PaymentEvents, Payments
 from application.billing.plans import CreatePlan, DeletePlan, GetPlan, SeedDefaultPlans, UpdatePlan
 from application.billing.subscriptions import (
     AdminChangeTenantSubscription,
@@ -34,6 +38,10 @@ class BillingUseCases:
     current_usage: GetTenantCurrentUsage
     agent_credits: AgentCreditUsage
     adjust_credits: AdjustTenantCredits
+    payments: Payments
+    payment_events: PaymentEvents
+    local_pages: LocalCheckoutPages
+    return_url: str  # where the browser lands after paying or changing
 
 
 def wire_billing(
@@ -43,10 +51,14 @@ def wire_billing(
     ids: IdGenerator,
     policy: BillingPolicy,
     agents: AgentCounter,
+    payment_provider: Callable[[OfferCatalog], PaymentProvider],
+    billing_return_url: str,
     offers: OfferCatalog | None = None,
 ) -> BillingUseCases:
     catalog = offers if offers is not None else OfferCatalog.bundled()
     ledger = CreditLedger(uow, ids, PlanGrantSchedule(policy))
+    provider = payment_provider(catalog)
+    events = PaymentEvents(uow, provider, ids, clock, policy)
     return BillingUseCases(
         policy=policy,
         ledger=ledger,
@@ -62,4 +74,8 @@ def wire_billing(
         current_usage=GetTenantCurrentUsage(uow, ids, clock, policy, agents),
         agent_credits=AgentCreditUsage(uow, ledger, clock, policy),
         adjust_credits=AdjustTenantCredits(uow, ledger, ids, clock),
+        payments=Payments(uow, provider, catalog, ids, clock, policy, billing_return_url),
+        payment_events=events,
+        local_pages=LocalCheckoutPages(uow, provider, events, catalog, ids, clock, policy),
+        return_url=billing_return_url,
     )

@@ -61,6 +61,7 @@ from entrypoints.api_key_wiring import ApiKeyUseCases, wire_api_keys
 from entrypoints.billing_wiring import BillingUseCases, wire_billing
 from entrypoints.chat_wiring import ChatUseCases, open_chat
 from entrypoints.identity_wiring import IdentityUseCases, wire_identity
+from entrypoints.payments_wiring import payment_provider_for
 from entrypoints.settings import Settings, resolve_jwt_secret
 from entrypoints.shutdown import Drain
 from entrypoints.telemetry import instrument_clients
@@ -231,6 +232,10 @@ async def build_container(
             ids=ids,
             policy=BillingPolicy(trial_days=settings.trial_days),
             agents=SqlAgentCounter(engine),
+            payment_provider=lambda catalog: payment_provider_for(
+                settings, uow, clock, catalog, _derive_key(jwt_secret, b"local-checkout").hex()
+            ),
+            billing_return_url=f"{settings.effective_frontend_url}/billing",
         )
         agents = wire_agents(
             uow=uow,

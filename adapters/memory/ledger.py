@@ -40,6 +40,7 @@ class InMemoryLedgerRepository(LedgerRepository):
         self._new_reservations: dict[str, Reservation] = {}
         self._resolved: dict[str, Reservation] = {}
         self._expiries: dict[str, datetime] = {}
+        self._amount_deltas: dict[str, int] = {}
 
     def _grant(self, grant_id: str) -> CreditGrant | None:
         base = self._new_grants.get(grant_id) or self._store.grants.get(grant_id)
@@ -47,6 +48,7 @@ class InMemoryLedgerRepository(LedgerRepository):
             return None
         grant = copy.deepcopy(base)
         grant.remaining += self._deltas.get(grant_id, 0)
+        grant.amount += self._amount_deltas.get(grant_id, 0)
         grant.expires_at = self._expiries.get(grant_id, grant.expires_at)
         return grant
 
@@ -74,6 +76,25 @@ class InMemoryLedgerRepository(LedgerRepository):
             return False
         self._expiries[grant.id] = expires_at
         return True
+
+    async def raise_grant(self, tenant_id: str, grant_key: str, amount: int) -> int:
+        grant = await self.get_grant_by_key(tenant_id, grant_key)
+        if grant is None or grant.amount >= amount:
+            return 0
+        added = amount - grant.amount
+        self._amount_deltas[grant.id] = self._amount_deltas.get(grant.id, 0) + added
+        self._deltas[grant.id] = self._deltas.get(grant.id, 0) + added
+        return added
+
+    async def revoke_unused(self, tenant_id: str, grant_key: str, now: datetime) -> int:
+        grant = await self.get_grant_by_key(tenant_id, grant_key)
+        if grant is None or grant.remaining == 0:
+            return 0
+        taken = grant.remaining
+        self._amount_deltas[grant.id] = self._amount_deltas.get(grant.id, 0) - taken
+        self._deltas[grant.id] = self._deltas.get(grant.id, 0) - taken
+        self._expiries[grant.id] = min(grant.expires_at, now)
+        return taken
 
     async def usable_grants(
         self, tenant_id: str, now: datetime, *, for_update: bool = False
@@ -164,7 +185,8 @@ class InMemoryLedgerRepository(LedgerRepository):
                 raise AlreadyExists("grant key already used")
         for grant_id, delta in self._deltas.items():
             base = self._new_grants.get(grant_id) or store.grants[grant_id]
-            if not 0 <= base.remaining + delta <= base.amount:
+            amount = base.amount + self._amount_deltas.get(grant_id, 0)
+            if not 0 <= base.remaining + delta <= amount:
                 raise FailedPrecondition(INSUFFICIENT_CREDITS)
         for key in self._new_reservations:
             if key in store.reservations:
@@ -175,10 +197,12 @@ class InMemoryLedgerRepository(LedgerRepository):
         store.grants.update(self._new_grants)
         for grant_id, delta in self._deltas.items():
             store.grants[grant_id].remaining += delta
+        for grant_id, delta in self._amount_deltas.items():
+            store.grants[grant_id].amount += delta
         for grant_id, expires_at in self._expiries.items():
             store.grants[grant_id].expires_at = expires_at
         store.reservations.update(self._new_reservations)
         store.reservations.update(self._resolved)
         self._new_grants, self._deltas = {}, {}
         self._new_reservations, self._resolved = {}, {}
-        self._expiries = {}
+        self._expiries, self._amount_deltas = {}, {}

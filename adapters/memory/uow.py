@@ -13,6 +13,7 @@ from adapters.memory.agents import AgentStore, InMemoryAgents
 from adapters.memory.billing import CatalogStore, InMemoryCatalog
 from adapters.memory.chat import ChatStore, InMemoryChat
 from adapters.memory.ledger import InMemoryLedgerRepository, LedgerStore
+from application.billing.payment_ports import PaymentRepository
 from application.common.ports import Outbox, OutgoingEmail, UnitOfWork, UnitOfWorkFactory
 from application.identity.ports import (
     AccountReader,
@@ -28,6 +29,7 @@ from application.tenancy.ports import (
     MembershipRepository,
     TenantRepository,
 )
+from domain.billing.payments import EventStatus, LocalCheckout, PaymentEvent
 from domain.errors import AlreadyExists, NotFound
 from domain.identity.models import Challenge, Session, User
 from domain.tenancy.models import ApiKey, Invitation, Membership, Tenant
@@ -52,6 +54,8 @@ class InMemoryStore:
     catalog: CatalogStore = field(default_factory=CatalogStore)
     agents: AgentStore = field(default_factory=AgentStore)
     chat: ChatStore = field(default_factory=ChatStore)
+    payment_events: dict[str, PaymentEvent] = field(default_factory=dict)
+    checkouts: dict[str, LocalCheckout] = field(default_factory=dict)
 
 
 class _Table(Generic[K, V]):
@@ -95,6 +99,71 @@ class _Table(Generic[K, V]):
             else:
                 self.committed[key] = value
         self.pending.clear()
+
+
+class InMemoryPaymentRepository(PaymentRepository):
+    def __init__(
+        self, events: _Table[str, PaymentEvent], checkouts: _Table[str, LocalCheckout]
+    ) -> None:
+        self._events = events
+        self._checkouts = checkouts
+
+    async def add_event(self, event: PaymentEvent) -> bool:
+        if self._events.exists(event.id):
+            return False
+        self._events.put(event.id, event)
+        return True
+
+    async def get_event(self, event_id: str) -> PaymentEvent | None:
+        return self._events.get(event_id)
+
+    async def mark_applied(self, event_id: str, now: datetime) -> bool:
+        event = self._events.get(event_id)
+        if event is None or event.status is not EventStatus.RECEIVED:
+            return False
+        self._events.put(event_id, replace(event, status=EventStatus.APPLIED, applied_at=now))
+        return True
+
+    async def record_failure(
+        self, event_id: str, error: str, retry_at: datetime, park_after: int
+    ) -> None:
+        event = self._events.get(event_id)
+        if event is None or event.status is not EventStatus.RECEIVED:
+            return
+        attempts = event.attempts + 1
+        status = EventStatus.PARKED if attempts >= park_after else EventStatus.RECEIVED
+        self._events.put(
+            event_id,
+            replace(
+                event, attempts=attempts, last_error=error, next_attempt_at=retry_at, status=status
+            ),
+        )
+
+    async def events_due(self, now: datetime, limit: int) -> list[PaymentEvent]:
+        due = self._events.where(
+            lambda e: e.status is EventStatus.RECEIVED and e.next_attempt_at <= now
+        )
+        return sorted(due, key=lambda e: (e.next_attempt_at, e.id))[:limit]
+
+    async def parked_events(self, limit: int) -> list[PaymentEvent]:
+        parked = self._events.where(lambda e: e.status is EventStatus.PARKED)
+        return sorted(parked, key=lambda e: (e.received_at, e.id))[:limit]
+
+    async def add_checkout(self, checkout: LocalCheckout) -> bool:
+        if self._checkouts.exists(checkout.id):
+            return False
+        self._checkouts.put(checkout.id, checkout)
+        return True
+
+    async def get_checkout(self, checkout_id: str) -> LocalCheckout | None:
+        return self._checkouts.get(checkout_id)
+
+    async def close_checkout(self, checkout: LocalCheckout, now: datetime) -> bool:
+        stored = self._checkouts.get(checkout.id)
+        if stored is None or not stored.is_open(now):
+            return False
+        self._checkouts.put(checkout.id, replace(stored, status=checkout.status))
+        return True
 
 
 class InMemoryUserRepository(UserRepository):
@@ -405,6 +474,9 @@ class InMemoryUnitOfWork(UnitOfWork):
         self._catalog = InMemoryCatalog(self._store.catalog)
         self.plans = self._catalog.plans
         self.subscriptions = self._catalog.subscriptions
+        self._payment_events = _Table(self._store.payment_events)
+        self._checkouts = _Table(self._store.checkouts)
+        self.payments = InMemoryPaymentRepository(self._payment_events, self._checkouts)
         self._agents = InMemoryAgents(self._store.agents)
         self.agents = self._agents.agents
         self.agent_configs = self._agents.agent_configs
@@ -440,6 +512,8 @@ class InMemoryUnitOfWork(UnitOfWork):
         self._challenges.apply()
         self._invitations.apply()
         self._api_keys.apply()
+        self._payment_events.apply()
+        self._checkouts.apply()
         self._catalog.apply(deleted_tenants)
         self._agents.apply(deleted_tenants)
         self._chat.apply(deleted_tenants)

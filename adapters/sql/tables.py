@@ -14,6 +14,7 @@ from adapters.sql.billing.ledger_records import (
     CreditGrantRecord,
     CreditReservationRecord,
 )
+from adapters.sql.billing.payment_records import LocalCheckoutRecord, PaymentEventRecord
 from adapters.sql.chat.records import ConversationRecord, MessageRecord
 from adapters.sql.common.records import EmailOutboxRecord
 from adapters.sql.identity.records import ChallengeRecord, SessionRecord, UserRecord
@@ -37,8 +38,10 @@ __all__ = [
     "IntentionRecord",
     "InvitationRecord",
     "LeadRecord",
+    "LocalCheckoutRecord",
     "MembershipRecord",
     "MessageRecord",
+    "PaymentEventRecord",
     "SessionRecord",
     "SubscriptionPlanRecord",
     "SubscriptionRecord",

@@ -19,6 +19,7 @@ from adapters.sql.agents.repositories import (
 )
 from adapters.sql.billing.catalog import SqlPlanRepository, SqlSubscriptionRepository
 from adapters.sql.billing.ledger import SqlLedgerRepository
+from adapters.sql.billing.payments import SqlPaymentRepository
 from adapters.sql.chat.repositories import SqlConversationRepository, SqlMessageRepository
 from adapters.sql.errors import translate_unavailable
 from adapters.sql.identity.repositories import (
@@ -55,6 +56,7 @@ class SqlUnitOfWork(UnitOfWork):
     ledger: SqlLedgerRepository
     plans: SqlPlanRepository
     subscriptions: SqlSubscriptionRepository
+    payments: SqlPaymentRepository
     agents: SqlAgentRepository
     agent_configs: SqlAgentConfigRepository
     intentions: SqlIntentionRepository
@@ -95,6 +97,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.ledger = SqlLedgerRepository(session)
         self.plans = SqlPlanRepository(session)
         self.subscriptions = SqlSubscriptionRepository(session)
+        self.payments = SqlPaymentRepository(session)
         self._agent_writes = TenantWrites()
         self.agents = SqlAgentRepository(session, self._agent_writes)
         self.agent_configs = SqlAgentConfigRepository(session, self._agent_writes)

@@ -81,6 +81,18 @@ class LedgerRepository(Protocol):
         `remaining` is untouched."""
         ...
 
+    async def raise_grant(self, tenant_id: str, grant_key: str, amount: int) -> int:
+        """Lift the grant with this key to `amount` if it holds less, adding the difference
+        to `remaining` too (an upgrade tops the month's credits up to the new plan's);
+        returns the credits added, 0 when it already held as much or does not exist."""
+        ...
+
+    async def revoke_unused(self, tenant_id: str, grant_key: str, now: datetime) -> int:
+        """Take back what is still unused of the grant (a refund): `amount` and `remaining`
+        drop by `remaining`, and it expires at `now` so credits returned to it later by a
+        released hold are not usable. Returns the credits taken back (0 the second time)."""
+        ...
+
     async def usable_grants(
         self, tenant_id: str, now: datetime, *, for_update: bool = False
     ) -> list[CreditGrant]:

@@ -64,8 +64,11 @@ def trial_grant_key(tenant_id: str) -> str:
     return f"trial:{tenant_id}"
 
 
-def period_grant_key(plan_name: str, period_start: datetime) -> str:
-    return f"period:{plan_name}:{period_start.isoformat()}"
+def period_grant_key(period_start: datetime) -> str:
+    """One grant per credit month, whatever the plan: an upgrade tops it up to the new
+    plan's credits instead of granting the month again (migration 0007 moved older keys,
+    which named the plan, to this form)."""
+    return f"period:{period_start.isoformat()}"
 
 
 def due_grant_specs(
@@ -73,17 +76,18 @@ def due_grant_specs(
 ) -> list[GrantSpec]:
     """The grant for the credit period holding `now`: the trial's, or this month's plan credits.
 
-    Credits stay usable `credit_extension_days` after their period ends.
+    Credits stay usable `credit_extension_days` after their period ends. A paid plan owes a
+    month's credits only once the provider has reported it paid (`is_paid_for`).
     """
     credits = plan.credits_per_period
     window = subscription.credit_period(now)
     expires_at = window.end + timedelta(days=plan.credit_extension_days)
-    if credits <= 0 or expires_at <= window.start:
+    if credits <= 0 or expires_at <= window.start or not subscription.is_paid_for(window):
         return []
     if subscription.trial:
         key = trial_grant_key(subscription.tenant_id)
         return [GrantSpec(GrantSource.TRIAL, credits, window.start, expires_at, key)]
-    key = period_grant_key(subscription.plan_name, window.start)
+    key = period_grant_key(window.start)
     return [GrantSpec(GrantSource.PERIOD, credits, window.start, expires_at, key)]
 
 

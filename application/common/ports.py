@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     )
     from application.billing.catalog_ports import PlanRepository, SubscriptionRepository
     from application.billing.ledger_ports import LedgerRepository
+    from application.billing.payment_ports import PaymentRepository
     from application.chat.ports import ConversationRepository, MessageRepository
     from application.identity.ports import (
         ChallengeRepository,
@@ -129,6 +130,7 @@ class UnitOfWork(Protocol):
     ledger: LedgerRepository
     plans: PlanRepository
     subscriptions: SubscriptionRepository
+    payments: PaymentRepository
     agents: AgentRepository
     agent_configs: AgentConfigRepository
     intentions: IntentionRepository

@@ -18,13 +18,28 @@ class PeriodWindow:
     end: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class ScheduledChange:
+    """What happens when the paid period ends: another plan, or back to FREE (`plan` None)."""
+
+    plan: Plan | None
+    period: Period | None = None
+
+
 @dataclass(slots=True)
 class Subscription:
     """One row per tenant.
 
     A trial runs from `start_at` to `end_at`; once it ends the tenant is on FREE, billed in
     MONTHLY periods counted from the trial's end (`start_at` becomes that moment and `end_at`
-    is None: an open-ended subscription). Paid plans also count periods from `start_at`.
+    is None: an open-ended subscription). Paid plans also count periods from `start_at` (the
+    billing anchor) and are paid through `end_at`: no credits are granted for a month that
+    starts after it until the provider reports the next period paid.
+
+    `provider` is who bills it ("" for nobody: trial and FREE), `customer_ref` the tenant
+    at that provider (kept when the subscription ends) and `subscription_ref` the
+    provider's subscription. `scheduled` is the change due at `end_at` (a downgrade or a
+    cancellation), shown to the owner until it happens.
     """
 
     tenant_id: str
@@ -34,6 +49,15 @@ class Subscription:
     start_at: datetime
     end_at: datetime | None
     trial: bool
+    provider: str = ""
+    customer_ref: str = ""
+    subscription_ref: str = ""
+    scheduled: ScheduledChange | None = None
+
+    @property
+    def is_paying(self) -> bool:
+        """Billed by a provider and not disabled: buying again must go through a change."""
+        return bool(self.subscription_ref) and self.status is SubscriptionStatus.SUB_ACTIVE
 
     @classmethod
     def new_trial(
@@ -58,17 +82,54 @@ class Subscription:
         return self.trial and self.end_at is not None and now >= self.end_at
 
     def roll(self, now: datetime) -> bool:
-        """Apply what time changed (an ended trial falls to FREE); True when something did."""
-        if not self.trial_over(now):
+        """Apply what time changed (an ended trial falls to FREE); True when something did.
+
+        Paid subscriptions change only when their provider says so (`apply_provider_state`),
+        except that the local provider renews, downgrades and cancels here, lazily, when a
+        paid period is over: it has no one else to tell it.
+        """
+        if self.trial_over(now):
+            assert self.end_at is not None  # a trial always has an end
+            self.fall_to_free(self.end_at)
+            return True
+        if self.provider != LOCAL_PROVIDER or self.end_at is None or now < self.end_at:
             return False
-        assert self.end_at is not None  # a trial always has an end
+        while self.end_at is not None and self.end_at <= now:
+            self._renew_locally()
+        return True
+
+    def _renew_locally(self) -> None:
+        assert self.end_at is not None
+        change, self.scheduled = self.scheduled, None
+        if change is not None:
+            if change.plan is None:
+                self.fall_to_free(self.end_at)
+                return
+            self.plan = change.plan
+            self.period = change.period or self.period
+            self.start_at = self.end_at  # a new billing anchor: the new plan's first month
+        self.end_at = add_months(self.end_at, period_months(self.period))
+
+    def fall_to_free(self, at: datetime) -> None:
+        """Back to FREE from `at` (a trial or a paid subscription ended); the customer stays."""
         self.plan = Plan.FREE
         self.period = Period.MONTHLY
         self.status = SubscriptionStatus.SUB_ACTIVE
-        self.start_at = self.end_at
+        self.start_at = at
         self.end_at = None
         self.trial = False
-        return True
+        self.provider = ""
+        self.subscription_ref = ""
+        self.scheduled = None
+
+    def is_paid_for(self, window: PeriodWindow) -> bool:
+        """Whether plan credits are owed for `window`: always on FREE and trials; on a paid
+        plan only while active and paid through the window's start."""
+        if not self.subscription_ref:
+            return True
+        if self.status is not SubscriptionStatus.SUB_ACTIVE:
+            return False
+        return self.end_at is not None and window.start < self.end_at
 
     def extend_trial(self, new_end: datetime, now: datetime) -> None:
         """Move a running trial's end; anything else cannot be changed this way."""
@@ -92,8 +153,14 @@ class Subscription:
         if self.trial or self.period is Period.NOT_DEFINE:
             end = self.end_at or add_months(self.start_at, 1)
             return PeriodWindow(self.start_at, end)
-        step = 12 if self.period is Period.YEARLY else 1
-        return period_containing(self.start_at, step, now)
+        return period_containing(self.start_at, period_months(self.period), now)
+
+
+LOCAL_PROVIDER = "local"
+
+
+def period_months(period: Period) -> int:
+    return 12 if period is Period.YEARLY else 1
 
 
 def add_months(moment: datetime, months: int) -> datetime:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Row, String
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Row, String, false
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -18,7 +18,7 @@ from domain.billing.plans import (
     UsageCategory,
     UsageConfig,
 )
-from domain.billing.subscriptions import Subscription
+from domain.billing.subscriptions import ScheduledChange, Subscription
 
 _PLANS = ", ".join(f"'{plan.value}'" for plan in Plan)
 _PERIODS = ", ".join(f"'{period.value}'" for period in Period)
@@ -59,6 +59,15 @@ class SubscriptionRecord(Base):
     start_at: Mapped[datetime]
     end_at: Mapped[datetime | None]
     trial: Mapped[bool]
+    # Who bills it ("" nobody, "local", "stripe") and the tenant's and subscription's ids there.
+    provider: Mapped[str] = mapped_column(String(16), server_default="")
+    customer_ref: Mapped[str] = mapped_column(String(255), server_default="")
+    subscription_ref: Mapped[str] = mapped_column(String(255), server_default="", index=True)
+    # A change due when the paid period ends: a plan (and period), or FREE when the plan is
+    # NULL (a cancellation).
+    scheduled: Mapped[bool] = mapped_column(server_default=false())
+    scheduled_plan: Mapped[str | None] = mapped_column(String(32))
+    scheduled_period: Mapped[str | None] = mapped_column(String(16))
 
 
 def usage_configs_to_json(configs: list[UsageConfig]) -> list[dict[str, Any]]:
@@ -94,6 +103,7 @@ def plan_to_domain(record: Row[Any]) -> SubscriptionPlan:
 
 
 def subscription_to_row(subscription: Subscription) -> dict[str, Any]:
+    scheduled = subscription.scheduled
     return {
         "tenant_id": subscription.tenant_id,
         "plan": subscription.plan.value,
@@ -102,6 +112,12 @@ def subscription_to_row(subscription: Subscription) -> dict[str, Any]:
         "start_at": subscription.start_at,
         "end_at": subscription.end_at,
         "trial": subscription.trial,
+        "provider": subscription.provider,
+        "customer_ref": subscription.customer_ref,
+        "subscription_ref": subscription.subscription_ref,
+        "scheduled": scheduled is not None,
+        "scheduled_plan": scheduled.plan.value if scheduled and scheduled.plan else None,
+        "scheduled_period": scheduled.period.value if scheduled and scheduled.period else None,
     }
 
 
@@ -114,4 +130,13 @@ def subscription_to_domain(record: Row[Any]) -> Subscription:
         start_at=record.start_at,
         end_at=record.end_at,
         trial=record.trial,
+        provider=record.provider,
+        customer_ref=record.customer_ref,
+        subscription_ref=record.subscription_ref,
+        scheduled=ScheduledChange(
+            Plan(record.scheduled_plan) if record.scheduled_plan else None,
+            Period(record.scheduled_period) if record.scheduled_period else None,
+        )
+        if record.scheduled
+        else None,
     )

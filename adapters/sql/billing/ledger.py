@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Table, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Select, Table, bindparam, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from adapters.sql.billing.ledger_atomic import PostgresAtomicLedger
@@ -65,6 +65,35 @@ class SqlLedgerRepository(LedgerRepository):
             .values(expires_at=expires_at)
         )
         return rowcount(result) == 1
+
+    @translate_unavailable
+    async def raise_grant(self, tenant_id: str, grant_key: str, amount: int) -> int:
+        grant = await self.get_grant_by_key(tenant_id, grant_key)
+        if grant is None or grant.amount >= amount:
+            return 0
+        # Conditional on the amount read, so two raises cannot both add the difference.
+        result = await self._session.execute(
+            update(_GRANTS)
+            .where(_GRANTS.c.id == grant.id, _GRANTS.c.amount == grant.amount)
+            .values(remaining=_GRANTS.c.remaining + (amount - grant.amount), amount=amount)
+        )
+        return amount - grant.amount if rowcount(result) == 1 else 0
+
+    @translate_unavailable
+    async def revoke_unused(self, tenant_id: str, grant_key: str, now: datetime) -> int:
+        grant = await self.get_grant_by_key(tenant_id, grant_key)
+        if grant is None or grant.remaining == 0:
+            return 0
+        result = await self._session.execute(
+            update(_GRANTS)
+            .where(_GRANTS.c.id == grant.id, _GRANTS.c.remaining == grant.remaining)
+            .values(
+                amount=_GRANTS.c.amount - _GRANTS.c.remaining,
+                remaining=0,
+                expires_at=case((_GRANTS.c.expires_at > now, now), else_=_GRANTS.c.expires_at),
+            )
+        )
+        return grant.remaining if rowcount(result) == 1 else 0
 
     @translate_unavailable
     async def usable_grants(

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, delete, get, post, put
+from litestar import Controller, Request, delete, get, post, put
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 
 from application.billing.offers import ListVariantsQuery
+from application.billing.payments import AddonPurchaseInput
 from application.billing.plans import PlanTermsCommand
 from application.billing.subscriptions import ChangeSubscriptionCommand
 from application.billing.usage import AdjustCreditsCommand, AgentCreditsQuery
 from entrypoints.http.billing.schemas import (
     AddonBody,
     AddonListResponse,
+    AddonsPurchaseRequest,
     AdjustCreditsRequest,
     AgentCreditResponse,
     AgentCreditsRequest,
@@ -21,12 +23,15 @@ from entrypoints.http.billing.schemas import (
     BalanceResponse,
     ChangeSubscriptionRequest,
     CreatePlanRequest,
+    CreateSubscriptionRequest,
     CurrentUsageResponse,
     PlanBody,
     PlanResponse,
+    RedirectResponse,
     SubscriptionBody,
     SubscriptionResponse,
     UpdatePlanRequest,
+    UpdateSubscriptionRequest,
     UsageConfigBody,
     UsageConfigsBody,
     VariantBody,
@@ -214,3 +219,60 @@ class InternalCreditsController(Controller):
             )
         )
         return BalanceResponse(balance=i64(balance))
+
+
+class SubscriptionController(Controller):
+    """Paying (owners; §7): checkout, plan change, portal, add-ons; and what is paid for."""
+
+    path = "/account/v1"
+    tags = ["AccountService"]
+    dependencies = ANY_CREDENTIAL
+
+    @get("/subscription", operation_id="GetSubscription")
+    async def get_subscription(self, container: Deps, caller: CallerDep) -> SubscriptionResponse:
+        subscription = await container.billing.payments.current(caller)
+        return SubscriptionResponse(subscription=SubscriptionBody.of(subscription))
+
+    @post("/subscription", operation_id="CreateSubscription", status_code=200)
+    async def create_subscription(
+        self, data: JSONBody[CreateSubscriptionRequest], container: Deps, caller: CallerDep
+    ) -> RedirectResponse:
+        url = await container.billing.payments.create_subscription(caller, data.id)
+        return RedirectResponse(redirect_url=url)
+
+    @put("/subscription", operation_id="UpdateSubscription")
+    async def update_subscription(
+        self, data: JSONBody[UpdateSubscriptionRequest], container: Deps, caller: CallerDep
+    ) -> RedirectResponse:
+        url = await container.billing.payments.update_subscription(caller, data.new_id)
+        return RedirectResponse(redirect_url=url)
+
+    @get("/subscription/portal", operation_id="TenantPortal")
+    async def portal(self, container: Deps, caller: CallerDep) -> RedirectResponse:
+        return RedirectResponse(redirect_url=await container.billing.payments.portal(caller))
+
+    @post("/addons/purchase", operation_id="AddonsPurchase", status_code=200)
+    async def buy_addons(
+        self, data: JSONBody[AddonsPurchaseRequest], container: Deps, caller: CallerDep
+    ) -> RedirectResponse:
+        purchases = [AddonPurchaseInput(p.id, p.quantity) for p in data.purchases]
+        url = await container.billing.payments.buy_addons(caller, purchases)
+        return RedirectResponse(redirect_url=url)
+
+
+class PaymentWebhookController(Controller):
+    """The payment provider's signed events; the signature is the only credential."""
+
+    path = "/account/v1/billing"
+    tags = ["AccountService"]
+
+    @post("/webhook", operation_id="PaymentWebhook", status_code=200)
+    async def webhook(
+        self,
+        request: Request[Any, Any, Any],
+        container: Deps,
+        stripe_signature: Annotated[str, HeaderParameter(name="Stripe-Signature")] = "",
+    ) -> EmptyResponse:
+        # The raw bytes: the signature covers them exactly as sent.
+        await container.billing.payment_events.receive(await request.body(), stripe_signature)
+        return EmptyResponse()

@@ -7,7 +7,7 @@ import msgspec
 from application.billing.offers import Addon, Variant
 from application.billing.plans import UsageConfigInput
 from application.billing.usage import UsageLine
-from domain.billing.plans import SubscriptionPlan, UsageConfig
+from domain.billing.plans import Period, Plan, SubscriptionPlan, UsageConfig
 from domain.billing.subscriptions import Subscription
 from entrypoints.http.conventions import Int64, i64, timestamp
 
@@ -93,15 +93,27 @@ class SubscriptionBody(msgspec.Struct):
     status: str
     start_at: str
     end_at: str
+    # (ext) The change due at `end_at`: a plan and period, or FREE for a cancellation; ""
+    # when nothing is scheduled.
+    scheduled_plan: str = ""
+    scheduled_period: str = ""
 
     @classmethod
     def of(cls, subscription: Subscription) -> SubscriptionBody:
+        scheduled = subscription.scheduled
+        scheduled_plan = ""
+        scheduled_period = ""
+        if scheduled is not None:
+            scheduled_plan = scheduled.plan.value if scheduled.plan else Plan.FREE.value
+            scheduled_period = (scheduled.period or Period.MONTHLY).value
         return cls(
             plan=subscription.plan.value,
             period=subscription.period.value,
             status=subscription.status.value,
             start_at=timestamp(subscription.start_at),
             end_at=timestamp(subscription.end_at),
+            scheduled_plan=scheduled_plan,
+            scheduled_period=scheduled_period,
         )
 
 
@@ -111,6 +123,27 @@ class SubscriptionResponse(msgspec.Struct):
 
 class ChangeSubscriptionRequest(msgspec.Struct):
     new_end_at: str = ""
+
+
+class CreateSubscriptionRequest(msgspec.Struct):
+    id: str = ""
+
+
+class UpdateSubscriptionRequest(msgspec.Struct):
+    new_id: str = ""
+
+
+class AddonPurchaseBody(msgspec.Struct):
+    id: str = ""
+    quantity: int = 0
+
+
+class AddonsPurchaseRequest(msgspec.Struct):
+    purchases: list[AddonPurchaseBody] = msgspec.field(default_factory=list)
+
+
+class RedirectResponse(msgspec.Struct):
+    redirect_url: str
 
 
 class VariantBody(msgspec.Struct):

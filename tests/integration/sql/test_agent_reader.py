@@ -7,6 +7,7 @@ import asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from adapters.memory.agent_cache import CachedAgentReader
+from adapters.payments.local import LocalPaymentProvider
 from adapters.sql.agents.reader import SqlAgentCounter, SqlAgentReader
 from adapters.sql.uow import SqlUnitOfWorkFactory
 from application.agents.ports import AgentProfile, AgentReader
@@ -137,12 +138,17 @@ async def test_current_usage_reports_the_agent_count_against_the_plan(
     tenant_id = await new_tenant(uow_factory)
     await new_agent(uow_factory, tenant_id)
     await new_agent(uow_factory, tenant_id)
+    clock = FixedClock()
     billing = wire_billing(
         uow=uow_factory,
-        clock=FixedClock(),
+        clock=clock,
         ids=SequentialIds(f"grant-{tenant_id}"),
         policy=BillingPolicy(trial_days=14),
         agents=SqlAgentCounter(engine),
+        payment_provider=lambda catalog: LocalPaymentProvider(
+            uow_factory, clock, catalog, "http://astra.test", "page-secret"
+        ),
+        billing_return_url="http://app.test/billing",
     )
 
     lines = await billing.current_usage(Caller.internal(), tenant_id)

@@ -17,13 +17,13 @@ from domain.billing.plans import default_plans
 from tests.integration.sql.conftest import BACKENDS
 from tests.integration.sql.test_migrations import (
     AGENT_TABLES,
+    BILLING_TABLES,
     CHAT_TABLES,
     TABLES,
     schema_differences,
     table_names,
 )
 
-BILLING_TABLES = {"subscription_plans", "subscriptions", "credit_grants", "credit_reservations"}
 DEFAULT_NAMES = sorted(plan.plan_name for plan in default_plans(datetime.now(UTC)))
 
 
@@ -118,3 +118,34 @@ async def test_downgrading_billing_drops_only_its_tables_and_upgrading_restores_
     await upgrade(fresh_url)
     assert await schema_differences(fresh_url) == []
     assert [name for name, _ in await plan_rows(fresh_url)] == DEFAULT_NAMES
+
+
+async def test_0007_keys_month_grants_by_their_start_only(fresh_url: str) -> None:
+    await upgrade(fresh_url, "0006_hold_deadlines")
+    start = "2026-11-02T00:00:00+00:00"
+    await run_on(
+        fresh_url,
+        "INSERT INTO tenants (id, name, created_at, updated_at) "
+        "VALUES ('t-rekey', 'Team', '2026-11-01 00:00:00+00', '2026-11-01 00:00:00+00')",
+    )
+    for grant_id, key in (("g1", f"period:FREE:{start}"), ("g2", "trial:t-rekey")):
+        await run_on(
+            fresh_url,
+            "INSERT INTO credit_grants (id, tenant_id, source, amount, remaining, starts_at, "
+            "expires_at, grant_key, created_at) VALUES "
+            f"('{grant_id}', 't-rekey', 'PERIOD', 100, 100, '2026-11-02 00:00:00+00', "
+            f"'2026-12-02 00:00:00+00', '{key}', '2026-11-02 00:00:00+00')",
+        )
+
+    await upgrade(fresh_url)
+
+    engine = create_engine(fresh_url, pool_size=1)
+    try:
+        async with engine.connect() as connection:
+            keys = dict(
+                (await connection.execute(text("SELECT id, grant_key FROM credit_grants"))).all()
+            )
+    finally:
+        await engine.dispose()
+    # The same key the schedule now asks for, so the month is not granted again.
+    assert keys == {"g1": f"period:{start}", "g2": "trial:t-rekey"}

@@ -23,7 +23,14 @@ from tests.support.waiting import eventually
 # normally need a few seconds; only a broken run waits this long.
 REPLICAS_WITHIN_SECONDS = 120.0
 TENANCY_TABLES = {"invitations", "api_keys"}
-BILLING_TABLES = {"subscription_plans", "subscriptions", "credit_grants", "credit_reservations"}
+BILLING_TABLES = {
+    "subscription_plans",
+    "subscriptions",
+    "credit_grants",
+    "credit_reservations",
+    "payment_events",
+    "local_checkouts",
+}
 AGENT_TABLES = {"agents", "agent_config_versions", "agent_intentions", "agent_leads"}
 CHAT_TABLES = {"chat_conversations", "chat_messages"}
 TABLES = {

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from adapters.memory.billing import NoAgents
 from adapters.memory.uow import InMemoryStore, InMemoryUnitOfWorkFactory
+from adapters.payments.local import LocalPaymentProvider
 from application.billing.subscriptions import BillingPolicy
 from application.common.caller import Caller
 from domain.billing.plans import default_plans
@@ -33,6 +34,10 @@ class CatalogKit:
             ids=SequentialIds("grant"),
             policy=BillingPolicy(trial_days=TRIAL_DAYS),
             agents=NoAgents(),
+            payment_provider=lambda catalog: LocalPaymentProvider(
+                self.uow, self.clock, catalog, "http://astra.test", "page-secret"
+            ),
+            billing_return_url="http://app.test/billing",
         )
         for plan in default_plans(self.clock.now()):
             self.store.catalog.plans[plan.plan_name] = plan

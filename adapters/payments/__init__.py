@@ -1,0 +1,1 @@
+"""Payment providers: the local one (embedded default) and Stripe."""
