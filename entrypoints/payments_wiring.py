@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from adapters.payments.local import LocalPaymentProvider
+from adapters.payments.stripe import StripePaymentProvider
 from application.billing.offers import OfferCatalog
 from application.billing.payment_ports import PaymentProvider
 from application.common.ports import Clock, UnitOfWorkFactory
@@ -18,7 +19,12 @@ def payment_provider_for(
 ) -> PaymentProvider:
     """`page_secret` keys the local provider's page ids (a key of its own, never the JWT's)."""
     if settings.payments == "stripe":
-        # Refused at start rather than failing on the first payment: the Stripe adapter is
-        # not part of this build yet (issue 12 is open).
-        raise ValueError("ASTRA_PAYMENTS=stripe is not available yet; use local")
+        return StripePaymentProvider.connect(
+            settings.stripe.api_key,
+            settings.stripe.webhook_secret,
+            settings.stripe.api_base,
+            catalog,
+            clock,
+            settings.effective_frontend_url,
+        )
     return LocalPaymentProvider(uow, clock, catalog, settings.public_url, page_secret)

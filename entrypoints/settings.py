@@ -35,6 +35,16 @@ class SmtpSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class StripeSettings:
+    """`ASTRA_STRIPE_*`: the secret key, the webhook signing secret, and an API base for a
+    Stripe-compatible server (tests); empty base = Stripe itself."""
+
+    api_key: str = field(default="", repr=False)
+    webhook_secret: str = field(default="", repr=False)
+    api_base: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class LlmSettings:
     backend: Literal["local", "openai"] = "local"
     base_url: str = ""
@@ -58,6 +68,7 @@ class Settings:
     data_dir: Path = Path("./var")
     smtp: SmtpSettings = SmtpSettings()
     payments: Literal["local", "stripe"] = "local"
+    stripe: StripeSettings = StripeSettings()
     llm: LlmSettings = LlmSettings()
     trial_days: int = 14
     credits_per_message: int = 1
@@ -176,6 +187,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             sender=get("ASTRA_EMAIL_FROM", "").strip() or DEFAULT_EMAIL_FROM,
         ),
         payments=_choice(source, "ASTRA_PAYMENTS", ("local", "stripe"), "local"),
+        stripe=StripeSettings(
+            api_key=get("ASTRA_STRIPE_API_KEY", "").strip(),
+            webhook_secret=get("ASTRA_STRIPE_WEBHOOK_SECRET", "").strip(),
+            api_base=get("ASTRA_STRIPE_API_BASE", "").strip().rstrip("/"),
+        ),
         llm=LlmSettings(
             backend=_choice(source, "ASTRA_LLM_BACKEND", ("local", "openai"), "local"),
             base_url=get("ASTRA_LLM_BASE_URL", "").strip(),
@@ -236,6 +252,16 @@ def validate(settings: Settings) -> None:
             raise SettingsError(
                 f"ASTRA_TRUSTED_PROXIES: {proxy!r} is not an IP address or network"
             ) from None
+    if settings.payments == "stripe" and not (
+        settings.stripe.api_key and settings.stripe.webhook_secret
+    ):
+        raise SettingsError(
+            "ASTRA_PAYMENTS=stripe needs ASTRA_STRIPE_API_KEY and ASTRA_STRIPE_WEBHOOK_SECRET"
+        )
+    if settings.stripe.api_base and not settings.stripe.api_base.startswith(
+        ("http://", "https://")
+    ):
+        raise SettingsError("ASTRA_STRIPE_API_BASE must start with http:// or https://")
     if settings.llm.backend == "openai" and not settings.llm.base_url:
         raise SettingsError(
             "ASTRA_LLM_BACKEND=openai needs ASTRA_LLM_BASE_URL (e.g. http://127.0.0.1:8080/v1)"

@@ -142,9 +142,8 @@ async def test_0007_keys_month_grants_by_their_start_only(fresh_url: str) -> Non
     engine = create_engine(fresh_url, pool_size=1)
     try:
         async with engine.connect() as connection:
-            keys = dict(
-                (await connection.execute(text("SELECT id, grant_key FROM credit_grants"))).all()
-            )
+            rows = await connection.execute(text("SELECT id, grant_key FROM credit_grants"))
+            keys = {str(grant_id): str(key) for grant_id, key in rows}
     finally:
         await engine.dispose()
     # The same key the schedule now asks for, so the month is not granted again.
