@@ -10,7 +10,7 @@ from application.billing.ledger import CreditLedger
 from application.billing.local_checkout import LocalCheckoutPages
 from application.billing.offers import ListAddons, OfferCatalog, SubscriptionVariants
 from application.billing.payment_ports import PaymentProvider
-from application.billing.payments import PaymentEvents, Payments
+from application.billing.payments import PaymentEvents, Payments, ReconcileSubscriptions
 from application.billing.plans import CreatePlan, DeletePlan, GetPlan, SeedDefaultPlans, UpdatePlan
 from application.billing.subscriptions import (
     AdminChangeTenantSubscription,
@@ -42,6 +42,7 @@ class BillingUseCases:
     payment_events: PaymentEvents
     local_pages: LocalCheckoutPages
     return_url: str  # where the browser lands after paying or changing
+    reconcile: ReconcileSubscriptions
 
 
 def wire_billing(
@@ -78,4 +79,5 @@ def wire_billing(
         payment_events=events,
         local_pages=LocalCheckoutPages(uow, provider, events, catalog, ids, clock, policy),
         return_url=billing_return_url,
+        reconcile=ReconcileSubscriptions(uow, provider, ids, clock, policy),
     )

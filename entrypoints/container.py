@@ -17,6 +17,7 @@ from adapters.email.log import LogEmailSender
 from adapters.email.relay import EmailRelay
 from adapters.email.smtp import SmtpEmailSender
 from adapters.images.pillow import PillowImageProcessor
+from adapters.jobs import RepeatingJob
 from adapters.memory.account_cache import CachedAccountReader
 from adapters.memory.agent_cache import CachedAgentReader
 from adapters.memory.api_key_cache import MemoryApiKeyCache
@@ -114,9 +115,11 @@ async def build_container(
 ) -> AsyncIterator[Container]:
     """Open engines and clients, start background work; close everything on exit.
 
-    Chat recovery runs where `run_recovery` says; by default only on the embedded SQLite
-    database, where the serving process is the only one (elsewhere `astra worker` runs it).
+    Chat recovery and the payment jobs (re-driving stored events, daily reconciliation) run
+    where `run_recovery` says; by default only on the embedded SQLite database, where the
+    serving process is the only one (elsewhere `astra worker` runs them).
     """
+    background_jobs = settings.is_sqlite if run_recovery is None else run_recovery
     async with AsyncExitStack() as stack:
         engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
         stack.push_async_callback(engine.dispose)
@@ -256,9 +259,13 @@ async def build_container(
                 rate_limiter=limiter,
                 leads=agents.record_lead,
                 backend=overrides.llm_backend,
-                run_recovery=settings.is_sqlite if run_recovery is None else run_recovery,
+                run_recovery=background_jobs,
             )
         )
+        if background_jobs:
+            for job in payment_jobs(billing):
+                job.start()
+                stack.push_async_callback(job.stop)
 
         async def readiness() -> dict[str, str]:
             checks: dict[str, str] = {}
@@ -292,6 +299,25 @@ async def build_container(
             email_relay=relay,
             drain=Drain(settings.shutdown_grace_seconds, chat.send.end_running),
         )
+
+
+PAYMENT_REDRIVE_SECONDS = 30.0
+RECONCILE_SECONDS = 24 * 3600.0
+
+
+def payment_jobs(billing: BillingUseCases) -> list[RepeatingJob]:
+    """Re-drive stored payment events not applied yet; reconcile with the provider daily."""
+    return [
+        RepeatingJob(
+            billing.payment_events.redrive,
+            PAYMENT_REDRIVE_SECONDS,
+            name="payment events",
+            logger=logger,
+        ),
+        RepeatingJob(
+            billing.reconcile.run_once, RECONCILE_SECONDS, name="billing reconcile", logger=logger
+        ),
+    ]
 
 
 def _derive_key(secret: str, label: bytes) -> bytes:

@@ -1,4 +1,5 @@
-"""`astra worker`: background jobs outside the HTTP process (email delivery, chat recovery)."""
+"""`astra worker`: background jobs outside the HTTP process (email delivery, chat recovery,
+payment events re-driven and subscriptions reconciled with the provider)."""
 
 from __future__ import annotations
 

@@ -102,6 +102,16 @@ class InMemorySubscriptionRepository(SubscriptionRepository):
     async def get_for_tenant(self, tenant_id: str) -> Subscription | None:
         return self._pending.subscription(tenant_id)
 
+    async def list_billed(
+        self, provider: str, after_tenant_id: str, limit: int
+    ) -> list[Subscription]:
+        billed = [
+            s
+            for s in self._pending.all_subscriptions()
+            if s.provider == provider and s.subscription_ref and s.tenant_id > after_tenant_id
+        ]
+        return sorted(billed, key=lambda s: s.tenant_id)[:limit]
+
     async def add(self, subscription: Subscription) -> None:
         if self._pending.subscription(subscription.tenant_id) is not None:
             raise AlreadyExists("the tenant already has a subscription")

@@ -257,7 +257,23 @@ class StripePaymentProvider(PaymentProvider):
         if session.get("mode") != "payment" or not (tenant_id and purchase_ref and credits > 0):
             return []
         paid_at = _moment(session.get("created") or self._clock.now().timestamp())
-        return [AddonsPaid(tenant_id, purchase_ref, credits, paid_at)]
+        changes: list[BillingChange] = [AddonsPaid(tenant_id, purchase_ref, credits, paid_at)]
+        # Refunded already (its event may come first): grant and take back in one go, so
+        # the result is the same whichever event is applied first.
+        if await self._payment_refunded(session.get("payment_intent")):
+            changes.append(AddonsRefunded(tenant_id, purchase_ref))
+        return changes
+
+    async def _payment_refunded(self, intent: object) -> bool:
+        if not intent:
+            return False
+        intent_id = intent if isinstance(intent, str) else _as_dict(intent).get("id")
+        found = _as_dict(await self._stripe.payment_intents.retrieve_async(str(intent_id)))
+        charge_id = found.get("latest_charge")
+        if not charge_id:
+            return False
+        charge = _as_dict(await self._stripe.charges.retrieve_async(str(charge_id)))
+        return bool(charge.get("refunded"))
 
     async def _refund_changes(self, charge_id: str) -> list[BillingChange]:
         charge = _as_dict(await self._stripe.charges.retrieve_async(charge_id))

@@ -43,6 +43,12 @@ class SubscriptionRepository(Protocol):
 
     async def update(self, subscription: Subscription) -> None: ...
 
+    async def list_billed(
+        self, provider: str, after_tenant_id: str, limit: int
+    ) -> list[Subscription]:
+        """Subscriptions `provider` bills, by tenant id after `after_tenant_id` (paging)."""
+        ...
+
 
 class AgentCounter(Protocol):
     """How many agents a tenant has (the USAGE_AI_AGENT used amount)."""

@@ -330,3 +330,59 @@ class PaymentEvents:
         for event in due:
             applied += await self.apply(event.id)
         return applied
+
+
+class ReconcileSubscriptions:
+    """Daily: compare each tenant the provider bills with the provider's own view, apply
+    what differs and log every correction (a lost or late webhook heals here)."""
+
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        provider: PaymentProvider,
+        ids: IdGenerator,
+        clock: Clock,
+        policy: BillingPolicy,
+        batch: int = 100,
+    ) -> None:
+        self._uow = uow_factory
+        self._provider = provider
+        self._ids = ids
+        self._clock = clock
+        self._policy = policy
+        self._batch = batch
+
+    async def run_once(self) -> int:
+        """Returns how many subscriptions were corrected."""
+        corrected, after = 0, ""
+        while True:
+            async with self._uow() as uow:
+                page = await uow.subscriptions.list_billed(self._provider.name, after, self._batch)
+            for subscription in page:
+                corrected += await self._reconcile(subscription)
+            if len(page) < self._batch:
+                return corrected
+            after = page[-1].tenant_id
+
+    async def _reconcile(self, subscription: Subscription) -> int:
+        state = await self._provider.current_state(subscription)
+        if state is None:
+            return 0
+        now = self._clock.now()
+        async with self._uow() as uow:
+            stored = await load_subscription(uow, subscription.tenant_id, now, self._policy)
+            before = (stored.plan, stored.period, stored.status, stored.end_at, stored.scheduled)
+            await apply_changes(uow, self._ids, self._policy, [state], now)
+            after = await load_subscription(uow, subscription.tenant_id, now, self._policy)
+            await uow.commit()
+        changed = (after.plan, after.period, after.status, after.end_at, after.scheduled)
+        if changed == before:
+            return 0
+        logger.warning(
+            "reconciled tenant %s with %s: %s -> %s",
+            subscription.tenant_id,
+            self._provider.name,
+            before,
+            changed,
+        )
+        return 1

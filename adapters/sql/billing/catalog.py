@@ -102,3 +102,19 @@ class SqlSubscriptionRepository(SubscriptionRepository):
         )
         if rowcount(result) != 1:
             raise NotFound("subscription not found")
+
+    @translate_unavailable
+    async def list_billed(
+        self, provider: str, after_tenant_id: str, limit: int
+    ) -> list[Subscription]:
+        rows = await self._session.execute(
+            select(_SUBSCRIPTIONS)
+            .where(
+                _SUBSCRIPTIONS.c.provider == provider,
+                _SUBSCRIPTIONS.c.subscription_ref != "",
+                _SUBSCRIPTIONS.c.tenant_id > after_tenant_id,
+            )
+            .order_by(_SUBSCRIPTIONS.c.tenant_id)
+            .limit(limit)
+        )
+        return [subscription_to_domain(row) for row in rows]

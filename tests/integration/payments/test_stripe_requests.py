@@ -4,34 +4,19 @@ Stripe's own object fixtures (`../shared/testing/stripe/fixtures3.json`)."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
 import pytest
-import stripe
 
-from adapters.payments.stripe import StripePaymentProvider
-from application.billing.offers import OfferCatalog
 from application.billing.payment_ports import AddonLine
 from domain.billing.plans import Period, Plan, SubscriptionStatus
 from domain.billing.subscriptions import Subscription
 from tests.fakes.clock import FixedClock
+from tests.support.stripe_boundary import CATALOG, FRONTEND, fixture, provider_over
 
 pytestmark = pytest.mark.integration
-
-FIXTURES = Path(__file__).resolve().parents[3] / ".." / "shared" / "testing" / "stripe"
-FRONTEND = "http://app.test"
-CATALOG = OfferCatalog.bundled()
-
-
-def fixture(resource: str) -> dict[str, Any]:
-    data = json.loads((FIXTURES / "fixtures3.json").read_text("utf-8"))
-    found: dict[str, Any] = data["resources"][resource]
-    return found
 
 
 class RecordingStripe:
@@ -58,15 +43,6 @@ class RecordingStripe:
 
     def posts(self) -> list[httpx.Request]:
         return [r for r in self.requests if r.method == "POST"]
-
-
-def provider_over(handler: Callable[[httpx.Request], httpx.Response]) -> StripePaymentProvider:
-    http_client = stripe.HTTPXClient()
-    # The SDK builds its own httpx client; route it through the recorder instead.
-    http_client._client_async = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    return StripePaymentProvider.connect(
-        "sk_test_requests", "whsec_x", "", CATALOG, FixedClock(), FRONTEND, http_client
-    )
 
 
 def tenant_subscription() -> Subscription:
