@@ -93,6 +93,36 @@ def _worker(_: argparse.Namespace) -> int:
     return 0
 
 
+def _stripe_sync(_: argparse.Namespace) -> int:
+    from adapters.payments.stripe import StripePaymentProvider
+    from adapters.security.clock import SystemClock
+    from application.billing.offers import OfferCatalog
+    from entrypoints.settings import require_stripe
+
+    settings = require_stripe(load_settings())
+    catalog = OfferCatalog.bundled()
+
+    async def main() -> None:
+        provider = StripePaymentProvider.connect(
+            settings.stripe.api_key,
+            settings.stripe.webhook_secret,
+            settings.stripe.api_base,
+            catalog,
+            SystemClock(),
+            settings.effective_frontend_url,
+        )
+        done = await provider.sync_catalog(catalog)
+        for label, ids in (
+            ("created", done.created),
+            ("updated", done.updated),
+            ("unchanged", done.unchanged),
+        ):
+            print(f"{label}: {', '.join(ids) if ids else '-'}")
+
+    asyncio.run(main())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="astra", description="Astra API service")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -108,6 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands.add_parser("upgrade", help="apply migrations").set_defaults(handler=_db_upgrade)
 
     commands.add_parser("worker", help="run background jobs").set_defaults(handler=_worker)
+
+    stripe_parser = commands.add_parser("stripe", help="Stripe maintenance")
+    stripe_commands = stripe_parser.add_subparsers(dest="stripe_command", required=True)
+    stripe_commands.add_parser(
+        "sync", help="create or update the Stripe products and prices of every offer"
+    ).set_defaults(handler=_stripe_sync)
     return parser
 
 

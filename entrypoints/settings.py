@@ -296,3 +296,10 @@ def resolve_jwt_secret(settings: Settings) -> str:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(secret)
     return secret
+
+
+def require_stripe(settings: Settings) -> Settings:
+    """Settings for a Stripe command: the key is needed even when payments are local."""
+    if not settings.stripe.api_key:
+        raise SettingsError("this command needs ASTRA_STRIPE_API_KEY")
+    return settings

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,7 +31,7 @@ from domain.billing.payments import (
     PeriodPaid,
     SubscriptionState,
 )
-from domain.billing.plans import SubscriptionStatus
+from domain.billing.plans import Period, SubscriptionStatus
 from domain.billing.subscriptions import ScheduledChange, Subscription
 from domain.errors import FailedPrecondition, NotFound, Unauthenticated
 
@@ -94,6 +95,60 @@ class StripePaymentProvider(PaymentProvider):
             max_network_retries=2,
         )
         return cls(client, webhook_secret, catalog, clock, frontend_url)
+
+    async def sync_catalog(self, catalog: OfferCatalog) -> CatalogSync:
+        """Create or update a Product and a Price (`lookup_key` = our id) for every paid
+        variant and add-on; a price whose amount, currency or interval changed is replaced
+        (the key moves to the new one). Idempotent: a second run changes nothing."""
+        result = CatalogSync()
+        items: list[tuple[str, str, str, int, str, str | None]] = [
+            (o.id, o.name, o.description, o.amount, o.currency, _interval(o))
+            for o in catalog.variants
+            if o.amount > 0
+        ]
+        items += [(a.id, a.name, a.description, a.amount, a.currency, None) for a in catalog.addons]
+        for offer_id, name, description, amount, currency, interval in items:
+            product_id = f"astra-{offer_id}"
+            await self._ensure_product(product_id, name, description, result)
+            prices = await self._stripe.prices.list_async(
+                params={"lookup_keys": [offer_id], "active": True, "limit": 1}
+            )
+            current = _as_dict(prices.data[0]) if prices.data else None
+            if current is not None and _same_price(current, amount, currency, interval):
+                result.unchanged.append(offer_id)
+                continue
+            params: dict[str, Any] = {
+                "product": product_id,
+                "unit_amount": amount,
+                "currency": currency,
+                "lookup_key": offer_id,
+                "transfer_lookup_key": True,
+                "metadata": {"astra_offer": offer_id},
+            }
+            if interval is not None:
+                params["recurring"] = {"interval": interval}
+            await self._stripe.prices.create_async(
+                params=params,  # type: ignore[arg-type]
+                options={"idempotency_key": f"price-{offer_id}-{amount}-{currency}-{interval}"},
+            )
+            (result.updated if current is not None else result.created).append(offer_id)
+        return result
+
+    async def _ensure_product(
+        self, product_id: str, name: str, description: str, result: CatalogSync
+    ) -> None:
+        try:
+            product = _as_dict(await self._stripe.products.retrieve_async(product_id))
+        except stripe.InvalidRequestError:
+            await self._stripe.products.create_async(
+                params={"id": product_id, "name": name, "description": description},
+                options={"idempotency_key": f"product-{product_id}"},
+            )
+            return
+        if (product.get("name"), product.get("description")) != (name, description):
+            await self._stripe.products.update_async(
+                product_id, params={"name": name, "description": description}
+            )
 
     async def ensure_customer(self, subscription: Subscription, email: str) -> str:
         customer = await self._stripe.customers.create_async(
@@ -330,6 +385,28 @@ class StripePaymentProvider(PaymentProvider):
             scheduled=scheduled,
             ended_at=ended_at,
         )
+
+
+@dataclass(slots=True)
+class CatalogSync:
+    """What `astra stripe sync` did, by our offer id."""
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+
+def _interval(offer: Offer) -> str:
+    return "year" if offer.period is Period.YEARLY else "month"
+
+
+def _same_price(price: dict[str, Any], amount: int, currency: str, interval: str | None) -> bool:
+    recurring = (price.get("recurring") or {}).get("interval")
+    return (price.get("unit_amount"), price.get("currency"), recurring) == (
+        amount,
+        currency,
+        interval,
+    )
 
 
 def _period_end(sub: dict[str, Any]) -> int:

@@ -125,3 +125,128 @@ async def test_the_portal_is_a_billing_portal_session_returning_to_the_app() -> 
         "return_url": [f"{FRONTEND}/billing"],
     }
     assert sent.headers["Idempotency-Key"] == "portal-portal-1"
+
+
+class CatalogStripe:
+    """Products and prices kept as Stripe would, for `astra stripe sync`."""
+
+    def __init__(self) -> None:
+        self.products: dict[str, dict[str, Any]] = {}
+        self.prices: list[dict[str, Any]] = []
+        self.writes: list[tuple[str, dict[str, list[str]]]] = []
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        path, form = request.url.path, parse_qs(request.content.decode())
+        if request.method == "POST":
+            self.writes.append((path, form))
+        if path.startswith("/v1/products/") and request.method == "GET":
+            found = self.products.get(path.rsplit("/", 1)[1])
+            if found is None:
+                return httpx.Response(404, json={"error": {"type": "invalid_request_error"}})
+            return httpx.Response(200, json=found)
+        if path == "/v1/products":
+            product = {**fixture("product"), "id": form["id"][0], "name": form["name"][0]}
+            product["description"] = form["description"][0]
+            self.products[product["id"]] = product
+            return httpx.Response(200, json=product)
+        if path == "/v1/prices" and request.method == "GET":
+            key = request.url.params["lookup_keys[0]"]
+            found = [p for p in self.prices if p["lookup_key"] == key]
+            return httpx.Response(200, json={"object": "list", "data": found, "has_more": False})
+        if path == "/v1/prices":
+            interval = form.get("recurring[interval]", [None])[0]
+            price = {
+                **fixture("price"),
+                "id": f"price_{len(self.prices)}",
+                "lookup_key": form["lookup_key"][0],
+                "unit_amount": int(form["unit_amount"][0]),
+                "currency": form["currency"][0],
+                "recurring": {"interval": interval} if interval else None,
+            }
+            self.prices = [p for p in self.prices if p["lookup_key"] != price["lookup_key"]]
+            self.prices.append(price)
+            return httpx.Response(200, json=price)
+        return httpx.Response(404, json={"error": {"message": f"unexpected {path}"}})
+
+
+async def test_stripe_sync_creates_each_offer_once_and_then_changes_nothing() -> None:
+    world = CatalogStripe()
+    provider = provider_over(world.handle)
+    paid = [o for o in CATALOG.variants if o.amount > 0]
+
+    first = await provider.sync_catalog(CATALOG)
+
+    assert sorted(first.created) == sorted([o.id for o in paid] + [a.id for a in CATALOG.addons])
+    by_key = {price["lookup_key"]: price for price in world.prices}
+    assert by_key["pro-yearly"]["unit_amount"] == 49000
+    assert by_key["pro-yearly"]["recurring"] == {"interval": "year"}
+    assert by_key["credits-5000"]["recurring"] is None
+    assert set(world.products) == {f"astra-{key}" for key in by_key}
+
+    world.writes.clear()
+    again = await provider.sync_catalog(CATALOG)
+    assert (again.created, again.updated, world.writes) == ([], [], [])
+    assert len(again.unchanged) == len(by_key)
+
+
+def stripe_subscription(variant: str, period_end: int, metadata: dict[str, str]) -> dict[str, Any]:
+    return {
+        **fixture("subscription"),
+        "id": "sub_1",
+        "customer": "cus_tenant1",
+        "status": "active",
+        "billing_cycle_anchor": period_end - 30 * 86400,
+        "current_period_end": period_end,
+        "cancel_at_period_end": False,
+        "metadata": {"tenant_id": "tenant-1", **metadata},
+        "items": {
+            "data": [{"id": "si_1", "price": {"id": f"price_{variant}", "lookup_key": variant}}]
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("target", "upgrade", "proration", "plan_now", "scheduled"),
+    [
+        ("business-monthly", True, "always_invoice", Plan.BUSINESS, None),
+        ("pro-monthly", False, "none", Plan.BUSINESS, Plan.PRO),
+    ],
+)
+async def test_a_plan_change_is_prorated_now_or_priced_from_the_next_period(
+    target: str, upgrade: bool, proration: str, plan_now: Plan, scheduled: Plan | None
+) -> None:
+    clock = FixedClock()
+    period_end = int(clock.now().timestamp()) + 10 * 86400
+    current = "pro-monthly" if upgrade else "business-monthly"
+    sent: list[dict[str, list[str]]] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/prices":
+            key = request.url.params["lookup_keys[0]"]
+            return httpx.Response(
+                200,
+                json={
+                    "object": "list",
+                    "data": [{**fixture("price"), "id": f"price_{key}", "lookup_key": key}],
+                },
+            )
+        if request.method == "GET":
+            return httpx.Response(200, json=stripe_subscription(current, period_end, {}))
+        form = parse_qs(request.content.decode())
+        sent.append(form)
+        metadata = {k[9:-1]: v[0] for k, v in form.items() if k.startswith("metadata[")}
+        return httpx.Response(200, json=stripe_subscription(target, period_end, metadata))
+
+    provider = provider_over(handle, clock)
+    subscription = tenant_subscription()
+    subscription.subscription_ref = "sub_1"
+
+    state = await provider.change_plan(subscription, offer(target), upgrade, "change-1")
+
+    (form,) = sent
+    assert form["items[0][id]"] == ["si_1"]
+    assert form["items[0][price]"] == [f"price_{target}"]
+    assert form["proration_behavior"] == [proration]
+    assert state.plan is plan_now
+    assert (state.scheduled.plan if state.scheduled else None) is scheduled
+    assert int(state.paid_through.timestamp()) == period_end
