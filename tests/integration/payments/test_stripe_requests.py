@@ -151,8 +151,8 @@ class CatalogStripe:
             return httpx.Response(200, json=product)
         if path == "/v1/prices" and request.method == "GET":
             key = request.url.params["lookup_keys[0]"]
-            found = [p for p in self.prices if p["lookup_key"] == key]
-            return httpx.Response(200, json={"object": "list", "data": found, "has_more": False})
+            listed = [p for p in self.prices if p["lookup_key"] == key]
+            return httpx.Response(200, json={"object": "list", "data": listed, "has_more": False})
         if path == "/v1/prices":
             interval = form.get("recurring[interval]", [None])[0]
             price = {
