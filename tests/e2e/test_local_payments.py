@@ -6,7 +6,9 @@ not owners are refused."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,6 +16,8 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from domain.tenancy.models import Role
+from entrypoints.app import create_app
+from entrypoints.settings import Settings
 from tests.e2e.agent_flows import join_as
 from tests.e2e.flows import bearer, sign_up
 from tests.e2e.tenancy_flows import assert_error, current_tenant
@@ -52,9 +56,28 @@ async def submit(client: Client, path: str, form: dict[str, str] | None = None) 
     return await client.post(path, data=form or {}, follow_redirects=False)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def served(
+    request: pytest.FixtureRequest,
+    client: Client,
+    database_url: str,
+    e2e_settings: Settings,
+    tmp_path: Path,
+) -> AsyncIterator[tuple[Client, str]]:
+    """The embedded default (SQLite, limits in memory) and PostgreSQL + Redis."""
+    if request.param == "postgresql":
+        yield client, database_url
+        return
+    sqlite_url = f"sqlite+aiosqlite:///{tmp_path / 'astra.db'}"
+    embedded = e2e_settings.with_overrides(database_url=sqlite_url, redis_url="")
+    async with AsyncTestClient(app=create_app(embedded)) as local:
+        yield local, sqlite_url
+
+
 async def test_an_owner_subscribes_buys_add_ons_upgrades_and_cancels(
-    client: Client, mailbox: Mailbox, database_url: str
+    served: tuple[Client, str], mailbox: Mailbox
 ) -> None:
+    client, database_url = served
     _, owner = await sign_up(client, mailbox)
     tenant_id = (await current_tenant(client, owner))["id"]
     assert (await subscription(client, owner))["plan"] == "NEW_USER_TRIAL"
@@ -172,8 +195,9 @@ async def test_unknown_and_free_variants_cannot_be_bought(client: Client, mailbo
 
 
 async def test_a_checkout_submitted_many_times_at_once_is_paid_once(
-    client: Client, mailbox: Mailbox
+    served: tuple[Client, str], mailbox: Mailbox
 ) -> None:
+    client, _ = served
     _, owner = await sign_up(client, mailbox)
     tenant_id = (await current_tenant(client, owner))["id"]
     before = await granted_credits(client, owner, tenant_id)

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from application.billing.payment_ports import AddonLine
+from domain.billing.payments import PaymentEvent, SubscriptionState
 from domain.billing.plans import Period, Plan, SubscriptionStatus
 from domain.billing.subscriptions import Subscription
 from tests.fakes.clock import FixedClock
@@ -250,3 +251,42 @@ async def test_a_plan_change_is_prorated_now_or_priced_from_the_next_period(
     assert state.plan is plan_now
     assert (state.scheduled.plan if state.scheduled else None) is scheduled
     assert int(state.paid_through.timestamp()) == period_end
+
+
+@pytest.mark.parametrize(
+    ("stripe_status", "status", "ended"),
+    [
+        ("active", SubscriptionStatus.SUB_ACTIVE, False),
+        ("past_due", SubscriptionStatus.SUB_ACTIVE, False),  # Stripe is still retrying
+        ("unpaid", SubscriptionStatus.SUB_DISABLE, False),  # Stripe gave up
+        ("canceled", SubscriptionStatus.SUB_DISABLE, True),  # ended: the tenant falls to FREE
+    ],
+)
+async def test_an_event_is_applied_from_the_subscription_as_stripe_holds_it_now(
+    stripe_status: str, status: SubscriptionStatus, ended: bool
+) -> None:
+    period_end = int(FixedClock().now().timestamp()) + 86400
+    held = {**stripe_subscription("pro-monthly", period_end, {}), "status": stripe_status}
+    paths: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        paths.append(request.url.path)
+        return httpx.Response(200, json=held)
+
+    provider = provider_over(handle)
+    # The event's own copy says "active": it is not what counts.
+    stale = {"id": "sub_1", "status": "active"}
+    event = PaymentEvent.received(
+        "stripe",
+        "evt_1",
+        "customer.subscription.updated",
+        {"data": {"object": stale}},
+        FixedClock().now(),
+    )
+
+    (state,) = await provider.changes_for(event)
+
+    assert paths == ["/v1/subscriptions/sub_1"]
+    assert isinstance(state, SubscriptionState)
+    assert (state.status, state.ended_at is not None) == (status, ended)
+    assert state.plan is Plan.PRO
