@@ -52,6 +52,7 @@ from application.common.ports import (
     SecretGenerator,
 )
 from application.identity.commands import IdentityPolicy
+from application.identity.oauth import OAuthUrls
 from application.identity.ports import (
     PasswordHasher,
     SessionRevocations,
@@ -203,6 +204,10 @@ async def build_container(
                 frontend_url=settings.effective_frontend_url,
                 code_sends_per_hour_per_ip=settings.code_sends_per_ip_per_hour,
                 login_attempts_per_minute_per_ip=settings.login_attempts_per_ip_per_minute,
+            ),
+            oauth_urls=OAuthUrls(
+                public_url=settings.public_url,
+                post_callback_url=settings.effective_oauth_post_callback_url,
             ),
         )
         api_keys = wire_api_keys(

@@ -14,6 +14,7 @@ from application.common.ports import (
 )
 from application.identity.commands import IdentityPolicy
 from application.identity.deletion import DeleteUser
+from application.identity.oauth import BrokerSession, LoginCodes, OAuthUrls
 from application.identity.password_reset import (
     ResetPassword,
     StartPasswordReset,
@@ -55,6 +56,9 @@ class IdentityUseCases:
     update_password: UpdateUserPassword
     update_avatar: UpdateUserAvatar
     delete_user: DeleteUser
+    login_codes: LoginCodes
+    broker_session: BrokerSession
+    oauth_urls: OAuthUrls
 
 
 def wire_identity(
@@ -73,7 +77,9 @@ def wire_identity(
     images: ImageProcessor,
     storage: ObjectStorage,
     policy: IdentityPolicy,
+    oauth_urls: OAuthUrls,
 ) -> IdentityUseCases:
+    login_codes = LoginCodes(uow, secrets, secret_hasher, tokens, ids, clock)
     return IdentityUseCases(
         start_registration=StartRegistration(
             uow_factory=uow,
@@ -142,4 +148,7 @@ def wire_identity(
             uow_factory=uow, images=images, storage=storage, ids=ids, clock=clock
         ),
         delete_user=DeleteUser(uow_factory=uow, revocations=revocations, clock=clock),
+        login_codes=login_codes,
+        broker_session=BrokerSession(uow, login_codes, ids, clock, oauth_urls),
+        oauth_urls=oauth_urls,
     )

@@ -65,6 +65,7 @@ class Settings:
     internal_api_keys: tuple[str, ...] = field(default=(), repr=False)
     public_url: str = DEFAULT_PUBLIC_URL
     frontend_url: str = ""
+    oauth_post_callback_url: str = ""
     data_dir: Path = Path("./var")
     smtp: SmtpSettings = SmtpSettings()
     payments: Literal["local", "stripe"] = "local"
@@ -115,6 +116,11 @@ class Settings:
     @property
     def effective_frontend_url(self) -> str:
         return (self.frontend_url or self.public_url).rstrip("/")
+
+    @property
+    def effective_oauth_post_callback_url(self) -> str:
+        """The front-end page that receives `login_code` (or `error`) after a sign-in."""
+        return self.oauth_post_callback_url or f"{self.effective_frontend_url}/auth/oauth/callback"
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -177,6 +183,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ),
         public_url=(get("ASTRA_PUBLIC_URL", "").strip() or DEFAULT_PUBLIC_URL).rstrip("/"),
         frontend_url=get("ASTRA_FRONTEND_URL", "").strip().rstrip("/"),
+        oauth_post_callback_url=get("ASTRA_OAUTH_POST_CALLBACK_URL", "").strip(),
         data_dir=Path(get("ASTRA_DATA_DIR", "").strip() or "./var"),
         smtp=SmtpSettings(
             host=get("ASTRA_SMTP_HOST", "").strip(),

@@ -19,6 +19,7 @@ from application.identity.ports import (
     AccountReader,
     AccountView,
     ChallengeRepository,
+    OAuthRepository,
     SessionDirectory,
     SessionRepository,
     UserRepository,
@@ -32,6 +33,7 @@ from application.tenancy.ports import (
 from domain.billing.payments import EventStatus, LocalCheckout, PaymentEvent
 from domain.errors import AlreadyExists, NotFound
 from domain.identity.models import Challenge, Session, User
+from domain.identity.oauth import LoginCode, OAuthLink
 from domain.tenancy.models import ApiKey, Invitation, Membership, Tenant
 
 K = TypeVar("K")
@@ -56,6 +58,8 @@ class InMemoryStore:
     chat: ChatStore = field(default_factory=ChatStore)
     payment_events: dict[str, PaymentEvent] = field(default_factory=dict)
     checkouts: dict[str, LocalCheckout] = field(default_factory=dict)
+    oauth_links: dict[tuple[str, str], OAuthLink] = field(default_factory=dict)
+    login_codes: dict[str, LoginCode] = field(default_factory=dict)
 
 
 class _Table(Generic[K, V]):
@@ -164,6 +168,35 @@ class InMemoryPaymentRepository(PaymentRepository):
             return False
         self._checkouts.put(checkout.id, replace(stored, status=checkout.status))
         return True
+
+
+class InMemoryOAuthRepository(OAuthRepository):
+    def __init__(
+        self, links: _Table[tuple[str, str], OAuthLink], codes: _Table[str, LoginCode]
+    ) -> None:
+        self._links = links
+        self._codes = codes
+
+    async def get_link(self, provider: str, subject: str) -> OAuthLink | None:
+        return self._links.get((provider, subject))
+
+    async def add_link(self, link: OAuthLink) -> bool:
+        if self._links.exists((link.provider, link.subject)):
+            return False
+        self._links.put((link.provider, link.subject), link)
+        return True
+
+    async def add_login_code(self, code: LoginCode) -> None:
+        if not self._codes.exists(code.code_hash):
+            self._codes.put(code.code_hash, code)
+
+    async def consume_login_code(self, code_hash: str, now: datetime) -> LoginCode | None:
+        code = self._codes.get(code_hash)
+        if code is None or code.consumed_at is not None or now >= code.expires_at:
+            return None
+        used = replace(code, consumed_at=now)
+        self._codes.put(code_hash, used)
+        return used
 
 
 class InMemoryUserRepository(UserRepository):
@@ -477,6 +510,9 @@ class InMemoryUnitOfWork(UnitOfWork):
         self._payment_events = _Table(self._store.payment_events)
         self._checkouts = _Table(self._store.checkouts)
         self.payments = InMemoryPaymentRepository(self._payment_events, self._checkouts)
+        self._oauth_links = _Table(self._store.oauth_links)
+        self._login_codes = _Table(self._store.login_codes)
+        self.oauth = InMemoryOAuthRepository(self._oauth_links, self._login_codes)
         self._agents = InMemoryAgents(self._store.agents)
         self.agents = self._agents.agents
         self.agent_configs = self._agents.agent_configs
@@ -514,6 +550,8 @@ class InMemoryUnitOfWork(UnitOfWork):
         self._api_keys.apply()
         self._payment_events.apply()
         self._checkouts.apply()
+        self._oauth_links.apply()
+        self._login_codes.apply()
         self._catalog.apply(deleted_tenants)
         self._agents.apply(deleted_tenants)
         self._chat.apply(deleted_tenants)

@@ -17,7 +17,13 @@ from adapters.sql.billing.ledger_records import (
 from adapters.sql.billing.payment_records import LocalCheckoutRecord, PaymentEventRecord
 from adapters.sql.chat.records import ConversationRecord, MessageRecord
 from adapters.sql.common.records import EmailOutboxRecord
-from adapters.sql.identity.records import ChallengeRecord, SessionRecord, UserRecord
+from adapters.sql.identity.records import (
+    ChallengeRecord,
+    LoginCodeRecord,
+    OAuthLinkRecord,
+    SessionRecord,
+    UserRecord,
+)
 from adapters.sql.tenancy.records import (
     ApiKeyRecord,
     InvitationRecord,
@@ -39,8 +45,10 @@ __all__ = [
     "InvitationRecord",
     "LeadRecord",
     "LocalCheckoutRecord",
+    "LoginCodeRecord",
     "MembershipRecord",
     "MessageRecord",
+    "OAuthLinkRecord",
     "PaymentEventRecord",
     "SessionRecord",
     "SubscriptionPlanRecord",

@@ -22,6 +22,7 @@ from adapters.sql.billing.ledger import SqlLedgerRepository
 from adapters.sql.billing.payments import SqlPaymentRepository
 from adapters.sql.chat.repositories import SqlConversationRepository, SqlMessageRepository
 from adapters.sql.errors import translate_unavailable
+from adapters.sql.identity.oauth import SqlOAuthRepository
 from adapters.sql.identity.repositories import (
     SqlChallengeRepository,
     SqlSessionRepository,
@@ -57,6 +58,7 @@ class SqlUnitOfWork(UnitOfWork):
     plans: SqlPlanRepository
     subscriptions: SqlSubscriptionRepository
     payments: SqlPaymentRepository
+    oauth: SqlOAuthRepository
     agents: SqlAgentRepository
     agent_configs: SqlAgentConfigRepository
     intentions: SqlIntentionRepository
@@ -98,6 +100,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.plans = SqlPlanRepository(session)
         self.subscriptions = SqlSubscriptionRepository(session)
         self.payments = SqlPaymentRepository(session)
+        self.oauth = SqlOAuthRepository(session)
         self._agent_writes = TenantWrites()
         self.agents = SqlAgentRepository(session, self._agent_writes)
         self.agent_configs = SqlAgentConfigRepository(session, self._agent_writes)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from application.chat.ports import ConversationRepository, MessageRepository
     from application.identity.ports import (
         ChallengeRepository,
+        OAuthRepository,
         SessionRepository,
         UserRepository,
     )
@@ -131,6 +132,7 @@ class UnitOfWork(Protocol):
     plans: PlanRepository
     subscriptions: SubscriptionRepository
     payments: PaymentRepository
+    oauth: OAuthRepository
     agents: AgentRepository
     agent_configs: AgentConfigRepository
     intentions: IntentionRepository

@@ -7,6 +7,24 @@ from datetime import datetime
 from typing import Protocol
 
 from domain.identity.models import Challenge, Session, User
+from domain.identity.oauth import LoginCode, OAuthLink
+
+
+class OAuthRepository(Protocol):
+    """Links of accounts to provider identities, and one-time login codes."""
+
+    async def get_link(self, provider: str, subject: str) -> OAuthLink | None: ...
+
+    async def add_link(self, link: OAuthLink) -> bool:
+        """False (nothing changed) when (provider, subject) is already linked."""
+        ...
+
+    async def add_login_code(self, code: LoginCode) -> None: ...
+
+    async def consume_login_code(self, code_hash: str, now: datetime) -> LoginCode | None:
+        """Use the code if it is unused and unexpired at `now`: one of many concurrent
+        calls gets it, the others None."""
+        ...
 
 
 class UserRepository(Protocol):

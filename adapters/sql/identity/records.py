@@ -139,3 +139,28 @@ def challenge_to_record(
     record.consumed_at = challenge.consumed_at
     record.created_at = challenge.created_at
     return record
+
+
+class OAuthLinkRecord(Base):
+    __tablename__ = "oauth_links"
+
+    provider: Mapped[str] = mapped_column(String(32), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(255), primary_key=True)
+    user_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime]
+
+
+class LoginCodeRecord(Base):
+    __tablename__ = "login_codes"
+
+    code_hash: Mapped[str] = mapped_column(String(128), primary_key=True)
+    user_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    is_new_user: Mapped[bool]
+    expires_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    consumed_at: Mapped[datetime | None]

@@ -19,6 +19,7 @@ from tests.integration.sql.test_migrations import (
     AGENT_TABLES,
     BILLING_TABLES,
     CHAT_TABLES,
+    OAUTH_TABLES,
     TABLES,
     schema_differences,
     table_names,
@@ -113,7 +114,9 @@ async def test_downgrading_billing_drops_only_its_tables_and_upgrading_restores_
 ) -> None:
     await upgrade(fresh_url)
     await downgrade(fresh_url, "0002_tenancy")
-    assert await table_names(fresh_url) == TABLES - BILLING_TABLES - AGENT_TABLES - CHAT_TABLES
+    assert await table_names(fresh_url) == (
+        TABLES - BILLING_TABLES - AGENT_TABLES - CHAT_TABLES - OAUTH_TABLES
+    )
 
     await upgrade(fresh_url)
     assert await schema_differences(fresh_url) == []

@@ -33,6 +33,7 @@ BILLING_TABLES = {
 }
 AGENT_TABLES = {"agents", "agent_config_versions", "agent_intentions", "agent_leads"}
 CHAT_TABLES = {"chat_conversations", "chat_messages"}
+OAUTH_TABLES = {"oauth_links", "login_codes"}
 TABLES = {
     "users",
     "sessions",
@@ -44,6 +45,7 @@ TABLES = {
     *BILLING_TABLES,
     *AGENT_TABLES,
     *CHAT_TABLES,
+    *OAUTH_TABLES,
 }
 
 
@@ -93,7 +95,7 @@ async def test_downgrading_tenancy_drops_only_invitations_and_api_keys(fresh_url
     await upgrade(fresh_url, "0002_tenancy")
     await downgrade(fresh_url, "0001_initial")
     assert await table_names(fresh_url) == (
-        TABLES - TENANCY_TABLES - BILLING_TABLES - AGENT_TABLES - CHAT_TABLES
+        TABLES - TENANCY_TABLES - BILLING_TABLES - AGENT_TABLES - CHAT_TABLES - OAUTH_TABLES
     )
 
     await upgrade(fresh_url)
