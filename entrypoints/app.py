@@ -39,7 +39,11 @@ from entrypoints.http.dependencies import provide_container
 from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.health import HealthController, MediaController
 from entrypoints.http.identity.controllers import AuthController, UserController
-from entrypoints.http.identity.oauth import InternalAuthController, OAuthController
+from entrypoints.http.identity.oauth import (
+    InternalAuthController,
+    OAuthController,
+    WatiUserInfoController,
+)
 from entrypoints.http.input_guard import InputGuardMiddleware
 from entrypoints.http.request_id import RequestIdMiddleware
 from entrypoints.http.requests import AstraRequest
@@ -107,6 +111,7 @@ def create_app(
             MediaController,
             AuthController,
             OAuthController,
+            WatiUserInfoController,
             InternalAuthController,
             UserController,
             ApiKeyController,

@@ -30,7 +30,9 @@ from adapters.redis.limits import RedisRateLimiter
 from adapters.redis.revocations import RedisSessionRevocations
 from adapters.security.clock import SystemClock
 from adapters.security.ids import UuidGenerator
+from adapters.security.oidc import OidcClient
 from adapters.security.passwords import Argon2PasswordHasher
+from adapters.security.sealing import FernetSecretBox
 from adapters.security.secrets import HmacSecretHasher, OsSecretGenerator, Sha256TokenHasher
 from adapters.security.tokens import JwtTokenIssuer
 from adapters.sql.agents.reader import SqlAgentCounter, SqlAgentReader
@@ -54,6 +56,7 @@ from application.common.ports import (
 from application.identity.commands import IdentityPolicy
 from application.identity.oauth import OAuthUrls
 from application.identity.ports import (
+    IdentityProvider,
     PasswordHasher,
     SessionRevocations,
 )
@@ -64,7 +67,7 @@ from entrypoints.billing_wiring import BillingUseCases, wire_billing
 from entrypoints.chat_wiring import ChatUseCases, open_chat
 from entrypoints.identity_wiring import IdentityUseCases, wire_identity
 from entrypoints.payments_wiring import payment_provider_for
-from entrypoints.settings import Settings, resolve_jwt_secret
+from entrypoints.settings import Settings, resolve_encryption_keys, resolve_jwt_secret
 from entrypoints.shutdown import Drain
 from entrypoints.telemetry import instrument_clients
 from entrypoints.tenancy_wiring import TenancyUseCases, wire_tenancy
@@ -209,6 +212,8 @@ async def build_container(
                 public_url=settings.public_url,
                 post_callback_url=settings.effective_oauth_post_callback_url,
             ),
+            identity_providers=_identity_providers(settings, stack),
+            secret_box=FernetSecretBox(resolve_encryption_keys(settings)),
         )
         api_keys = wire_api_keys(
             uow=uow,
@@ -328,6 +333,17 @@ def payment_jobs(billing: BillingUseCases) -> list[RepeatingJob]:
 def _derive_key(secret: str, label: bytes) -> bytes:
     """A key of its own for each use of the one configured secret."""
     return hmac.new(secret.encode(), label, hashlib.sha256).digest()
+
+
+def _identity_providers(settings: Settings, stack: AsyncExitStack) -> dict[str, IdentityProvider]:
+    """An OpenID Connect client for each configured provider; the others answer `12`."""
+    providers: dict[str, IdentityProvider] = {}
+    for name, client in settings.oauth.items():
+        if client.configured:
+            oidc = OidcClient(name, client.client_id, client.client_secret, client.issuer)
+            stack.push_async_callback(oidc.aclose)
+            providers[name] = oidc
+    return providers
 
 
 def _email_sender(settings: Settings) -> EmailSender:

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from application.common.ports import (
     Clock,
     IdGenerator,
     RateLimiter,
+    SecretBox,
     SecretGenerator,
     SecretHasher,
     UnitOfWorkFactory,
 )
 from application.identity.commands import IdentityPolicy
 from application.identity.deletion import DeleteUser
-from application.identity.oauth import BrokerSession, LoginCodes, OAuthUrls
+from application.identity.oauth import BrokerSession, CompleteSignIn, LoginCodes, OAuthUrls
+from application.identity.oauth_flow import OAuthRedirectSignIn
 from application.identity.password_reset import (
     ResetPassword,
     StartPasswordReset,
@@ -22,6 +25,7 @@ from application.identity.password_reset import (
 )
 from application.identity.ports import (
     AccountReader,
+    IdentityProvider,
     ImageProcessor,
     ObjectStorage,
     PasswordHasher,
@@ -37,6 +41,7 @@ from application.identity.profile import (
 )
 from application.identity.registration import InitializeUser, StartRegistration, VerifyRegistration
 from application.identity.sign_in import AuthenticateAccessToken, Login, Logout, RefreshToken
+from application.identity.wati import WatiLinks
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +63,9 @@ class IdentityUseCases:
     delete_user: DeleteUser
     login_codes: LoginCodes
     broker_session: BrokerSession
+    oauth_sign_in: OAuthRedirectSignIn
     oauth_urls: OAuthUrls
+    wati_links: WatiLinks
 
 
 def wire_identity(
@@ -78,8 +85,12 @@ def wire_identity(
     storage: ObjectStorage,
     policy: IdentityPolicy,
     oauth_urls: OAuthUrls,
+    identity_providers: Mapping[str, IdentityProvider],
+    secret_box: SecretBox,
 ) -> IdentityUseCases:
     login_codes = LoginCodes(uow, secrets, secret_hasher, tokens, ids, clock)
+    wati_links = WatiLinks(uow, secret_box)
+    complete_sign_in = CompleteSignIn(uow, login_codes, wati_links, ids, clock)
     return IdentityUseCases(
         start_registration=StartRegistration(
             uow_factory=uow,
@@ -149,6 +160,17 @@ def wire_identity(
         ),
         delete_user=DeleteUser(uow_factory=uow, revocations=revocations, clock=clock),
         login_codes=login_codes,
-        broker_session=BrokerSession(uow, login_codes, ids, clock, oauth_urls),
+        broker_session=BrokerSession(complete_sign_in, oauth_urls),
+        oauth_sign_in=OAuthRedirectSignIn(
+            uow_factory=uow,
+            providers=identity_providers,
+            complete=complete_sign_in,
+            urls=oauth_urls,
+            secrets=secrets,
+            hasher=secret_hasher,
+            limiter=limiter,
+            clock=clock,
+        ),
         oauth_urls=oauth_urls,
+        wati_links=wati_links,
     )

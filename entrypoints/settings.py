@@ -45,6 +45,23 @@ class StripeSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class OAuthProviderSettings:
+    """`ASTRA_OAUTH_<PROVIDER>_*`: a registered OpenID Connect client at one issuer."""
+
+    client_id: str = ""
+    client_secret: str = field(default="", repr=False)
+    issuer: str = ""
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.client_id and self.issuer)
+
+
+# Google's issuer is fixed; WATI's (any OIDC issuer) must be set with its client.
+DEFAULT_OAUTH_ISSUERS = {"google": "https://accounts.google.com", "wati": ""}
+
+
+@dataclass(frozen=True, slots=True)
 class LlmSettings:
     backend: Literal["local", "openai"] = "local"
     base_url: str = ""
@@ -66,6 +83,9 @@ class Settings:
     public_url: str = DEFAULT_PUBLIC_URL
     frontend_url: str = ""
     oauth_post_callback_url: str = ""
+    oauth: Mapping[str, OAuthProviderSettings] = field(default_factory=dict)
+    # Keys sealing provider tokens at rest, newest first (older ones still open old data).
+    encryption_keys: tuple[str, ...] = field(default=(), repr=False)
     data_dir: Path = Path("./var")
     smtp: SmtpSettings = SmtpSettings()
     payments: Literal["local", "stripe"] = "local"
@@ -184,6 +204,19 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         public_url=(get("ASTRA_PUBLIC_URL", "").strip() or DEFAULT_PUBLIC_URL).rstrip("/"),
         frontend_url=get("ASTRA_FRONTEND_URL", "").strip().rstrip("/"),
         oauth_post_callback_url=get("ASTRA_OAUTH_POST_CALLBACK_URL", "").strip(),
+        oauth={
+            provider: OAuthProviderSettings(
+                client_id=get(f"ASTRA_OAUTH_{provider.upper()}_CLIENT_ID", "").strip(),
+                client_secret=get(f"ASTRA_OAUTH_{provider.upper()}_CLIENT_SECRET", "").strip(),
+                issuer=(
+                    get(f"ASTRA_OAUTH_{provider.upper()}_ISSUER", "").strip() or default_issuer
+                ).rstrip("/"),
+            )
+            for provider, default_issuer in DEFAULT_OAUTH_ISSUERS.items()
+        },
+        encryption_keys=tuple(
+            key.strip() for key in get("ASTRA_ENCRYPTION_KEYS", "").split(",") if key.strip()
+        ),
         data_dir=Path(get("ASTRA_DATA_DIR", "").strip() or "./var"),
         smtp=SmtpSettings(
             host=get("ASTRA_SMTP_HOST", "").strip(),
@@ -252,6 +285,13 @@ def validate(settings: Settings) -> None:
                 "each ASTRA_INTERNAL_API_KEYS entry must be at least "
                 f"{MIN_SECRET_LENGTH} characters"
             )
+    for key in settings.encryption_keys:
+        if len(key) < MIN_SECRET_LENGTH:
+            raise SettingsError(
+                f"each ASTRA_ENCRYPTION_KEYS entry must be at least {MIN_SECRET_LENGTH} characters"
+            )
+    for provider, client in settings.oauth.items():
+        _validate_oauth_client(provider, client)
     for proxy in settings.trusted_proxies:
         try:
             ipaddress.ip_network(proxy, strict=False)
@@ -282,6 +322,20 @@ def validate(settings: Settings) -> None:
             raise SettingsError("production mode needs a PostgreSQL ASTRA_DATABASE_URL")
         if not settings.redis_url:
             raise SettingsError("production mode needs ASTRA_REDIS_URL")
+        if not settings.encryption_keys:
+            raise SettingsError(
+                "production mode needs ASTRA_ENCRYPTION_KEYS (no generated default)"
+            )
+
+
+def _validate_oauth_client(provider: str, client: OAuthProviderSettings) -> None:
+    prefix = f"ASTRA_OAUTH_{provider.upper()}"
+    if client.client_id and not client.client_secret:
+        raise SettingsError(f"{prefix}_CLIENT_ID needs {prefix}_CLIENT_SECRET")
+    if client.client_id and not client.issuer:
+        raise SettingsError(f"{prefix}_CLIENT_ID needs {prefix}_ISSUER")
+    if client.issuer and not client.issuer.startswith(("http://", "https://")):
+        raise SettingsError(f"{prefix}_ISSUER must start with http:// or https://")
 
 
 def resolve_jwt_secret(settings: Settings) -> str:
@@ -290,7 +344,19 @@ def resolve_jwt_secret(settings: Settings) -> str:
         return settings.jwt_secret
     if settings.is_production:
         raise SettingsError("production mode needs ASTRA_JWT_SECRET")
-    path = settings.data_dir / "jwt-secret"
+    return _generated_secret(settings.data_dir / "jwt-secret")
+
+
+def resolve_encryption_keys(settings: Settings) -> tuple[str, ...]:
+    """The configured keys, or one generated once per data directory (development only)."""
+    if settings.encryption_keys:
+        return settings.encryption_keys
+    if settings.is_production:
+        raise SettingsError("production mode needs ASTRA_ENCRYPTION_KEYS")
+    return (_generated_secret(settings.data_dir / "encryption-key"),)
+
+
+def _generated_secret(path: Path) -> str:
     if path.exists():
         return path.read_text(encoding="utf-8").strip()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -33,7 +33,7 @@ from application.tenancy.ports import (
 from domain.billing.payments import EventStatus, LocalCheckout, PaymentEvent
 from domain.errors import AlreadyExists, NotFound
 from domain.identity.models import Challenge, Session, User
-from domain.identity.oauth import LoginCode, OAuthLink
+from domain.identity.oauth import LoginCode, OAuthAttempt, OAuthLink, WatiLink
 from domain.tenancy.models import ApiKey, Invitation, Membership, Tenant
 
 K = TypeVar("K")
@@ -60,6 +60,8 @@ class InMemoryStore:
     checkouts: dict[str, LocalCheckout] = field(default_factory=dict)
     oauth_links: dict[tuple[str, str], OAuthLink] = field(default_factory=dict)
     login_codes: dict[str, LoginCode] = field(default_factory=dict)
+    oauth_attempts: dict[str, OAuthAttempt] = field(default_factory=dict)
+    wati_links: dict[str, WatiLink] = field(default_factory=dict)
 
 
 class _Table(Generic[K, V]):
@@ -172,10 +174,16 @@ class InMemoryPaymentRepository(PaymentRepository):
 
 class InMemoryOAuthRepository(OAuthRepository):
     def __init__(
-        self, links: _Table[tuple[str, str], OAuthLink], codes: _Table[str, LoginCode]
+        self,
+        links: _Table[tuple[str, str], OAuthLink],
+        codes: _Table[str, LoginCode],
+        attempts: _Table[str, OAuthAttempt],
+        wati_links: _Table[str, WatiLink],
     ) -> None:
         self._links = links
         self._codes = codes
+        self._attempts = attempts
+        self._wati_links = wati_links
 
     async def get_link(self, provider: str, subject: str) -> OAuthLink | None:
         return self._links.get((provider, subject))
@@ -197,6 +205,27 @@ class InMemoryOAuthRepository(OAuthRepository):
         used = replace(code, consumed_at=now)
         self._codes.put(code_hash, used)
         return used
+
+    async def add_attempt(self, attempt: OAuthAttempt) -> None:
+        now = attempt.created_at
+        for expired in self._attempts.where(lambda a: a.expires_at <= now):
+            self._attempts.remove(expired.state_hash)
+        for expired_code in self._codes.where(lambda c: c.expires_at <= now):
+            self._codes.remove(expired_code.code_hash)
+        self._attempts.put(attempt.state_hash, attempt)
+
+    async def take_attempt(self, state_hash: str, now: datetime) -> OAuthAttempt | None:
+        attempt = self._attempts.get(state_hash)
+        if attempt is None or now >= attempt.expires_at:
+            return None
+        self._attempts.remove(state_hash)
+        return attempt
+
+    async def save_wati_link(self, link: WatiLink) -> None:
+        self._wati_links.put(link.tenant_id, link)
+
+    async def get_wati_link(self, tenant_id: str) -> WatiLink | None:
+        return self._wati_links.get(tenant_id)
 
 
 class InMemoryUserRepository(UserRepository):
@@ -512,7 +541,11 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.payments = InMemoryPaymentRepository(self._payment_events, self._checkouts)
         self._oauth_links = _Table(self._store.oauth_links)
         self._login_codes = _Table(self._store.login_codes)
-        self.oauth = InMemoryOAuthRepository(self._oauth_links, self._login_codes)
+        self._oauth_attempts = _Table(self._store.oauth_attempts)
+        self._wati_links = _Table(self._store.wati_links)
+        self.oauth = InMemoryOAuthRepository(
+            self._oauth_links, self._login_codes, self._oauth_attempts, self._wati_links
+        )
         self._agents = InMemoryAgents(self._store.agents)
         self.agents = self._agents.agents
         self.agent_configs = self._agents.agent_configs
@@ -552,6 +585,8 @@ class InMemoryUnitOfWork(UnitOfWork):
         self._checkouts.apply()
         self._oauth_links.apply()
         self._login_codes.apply()
+        self._oauth_attempts.apply()
+        self._wati_links.apply()
         self._catalog.apply(deleted_tenants)
         self._agents.apply(deleted_tenants)
         self._chat.apply(deleted_tenants)
@@ -569,6 +604,15 @@ class InMemoryUnitOfWork(UnitOfWork):
         for key_id, api_key in list(store.api_keys.items()):
             if api_key.tenant_id in deleted_tenants:
                 del store.api_keys[key_id]
+        for link_key, link in list(store.oauth_links.items()):
+            if link.user_id in deleted_users:
+                del store.oauth_links[link_key]
+        for code_hash, code in list(store.login_codes.items()):
+            if code.user_id in deleted_users:
+                del store.login_codes[code_hash]
+        for tenant_id, wati in list(store.wati_links.items()):
+            if wati.tenant_id in deleted_tenants or wati.user_id in deleted_users:
+                del store.wati_links[tenant_id]
         ledger = store.ledger
         for grant_id, grant in list(ledger.grants.items()):
             if grant.tenant_id in deleted_tenants:

@@ -58,6 +58,18 @@ class SecretHasher(Protocol):
     def matches(self, secret: str, hashed: str) -> bool: ...
 
 
+class SecretBox(Protocol):
+    """Authenticated encryption for secrets Astra must give back (a provider's token).
+
+    Keys rotate: `seal` uses the newest key, `open` any configured one."""
+
+    def seal(self, plain: str) -> str: ...
+
+    def open(self, sealed: str) -> str:
+        """The plain text; `Unavailable` when no configured key opens it."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class RateDecision:
     allowed: bool

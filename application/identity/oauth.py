@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlencode
 
 from application.common.caller import Caller, CredentialKind
@@ -22,10 +22,17 @@ from application.common.ports import (
     UnitOfWorkFactory,
 )
 from application.identity._support import open_session
-from application.identity.ports import TokenIssuer
+from application.identity.ports import ProviderGrant, TokenIssuer, VerifiedIdentity
+from application.identity.wati import WatiLinks
 from domain.errors import AstraError, ErrorCode, PermissionDenied, Unauthenticated
 from domain.identity.models import User
-from domain.identity.oauth import LOGIN_CODE_LIFETIME, LoginCode, OAuthLink, known_provider
+from domain.identity.oauth import (
+    LOGIN_CODE_LIFETIME,
+    WATI,
+    LoginCode,
+    OAuthLink,
+    known_provider,
+)
 from domain.identity.rules import default_name_for, normalize_email
 from domain.tenancy.models import Membership, Role, Tenant, default_tenant_name
 
@@ -49,41 +56,6 @@ UNVERIFIED_CONFLICT = (
 
 def status_code_name(error: AstraError) -> str:
     return STATUS_CODE_NAMES.get(error.code, "SC_INTERNAL")
-
-
-@dataclass(frozen=True, slots=True)
-class VerifiedIdentity:
-    provider: str
-    subject: str
-    email: str
-    email_verified: bool
-
-
-@dataclass(frozen=True, slots=True)
-class ProviderGrant:
-    """What a redeemed authorization code gave: the verified identity and the tokens."""
-
-    identity: VerifiedIdentity
-    access_token: str = field(repr=False)
-    refresh_token: str = field(repr=False)
-    claims: dict[str, Any] = field(default_factory=dict, repr=False)
-
-
-class IdentityProvider(Protocol):
-    """One OpenID Connect provider (authorization code with PKCE S256 and a nonce)."""
-
-    name: str
-
-    async def authorization_url(
-        self, redirect_uri: str, state: str, nonce: str, code_verifier: str
-    ) -> str: ...
-
-    async def redeem(
-        self, code: str, redirect_uri: str, code_verifier: str, nonce: str
-    ) -> ProviderGrant:
-        """Exchange the code and verify the id_token; `Unauthenticated` when anything does
-        not hold, `Unavailable` when the provider cannot be reached."""
-        ...
 
 
 async def sign_in_identity(
@@ -195,6 +167,36 @@ class LoginCodes:
         return self._tokens.issue(used.user_id, session.id), used.is_new_user
 
 
+class CompleteSignIn:
+    """The last step of every way in: the account for a provider grant (created or linked),
+    the tenant's WATI link when its owner came through WATI, and a fresh login code —
+    all in one transaction. Returns the code and whether the account is new."""
+
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        codes: LoginCodes,
+        wati: WatiLinks,
+        ids: IdGenerator,
+        clock: Clock,
+    ) -> None:
+        self._uow = uow_factory
+        self._codes = codes
+        self._wati = wati
+        self._ids = ids
+        self._clock = clock
+
+    async def __call__(self, grant: ProviderGrant) -> tuple[str, bool]:
+        async with self._uow() as uow:
+            now = self._clock.now()
+            user, is_new = await sign_in_identity(uow, self._ids, grant.identity, now)
+            if grant.identity.provider == WATI:
+                await self._wati.remember(uow, user, grant, now)
+            code = await self._codes.issue(uow, user, is_new)
+            await uow.commit()
+        return code, is_new
+
+
 @dataclass(frozen=True, slots=True)
 class BrokeredSession:
     caller: Caller
@@ -204,7 +206,7 @@ class BrokeredSession:
     refresh_token: str = field(default="", repr=False)
     from_link: str = ""
     country: str = ""
-    subject: str = ""  # the provider's subject when the broker knows it
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,23 +220,14 @@ class BrokerSession:
     """Session (internal): a trusted broker hands over an identity it verified.
 
     - Only an INTERNAL credential (else `Unauthenticated`: the wrong kind, §1.2).
-    - Unknown provider → `NotFound`; the email counts as verified (the broker vouches).
+    - Unknown provider → `NotFound`; the email counts as verified (the broker vouches);
+      `extra.sub` is the provider's subject when the broker knows it.
     - The answer always carries a post-callback `redirect_url`: with a `login_code` and
       `error_code` SC_OK, or with `error=<StatusCode name>` when refused.
     """
 
-    def __init__(
-        self,
-        uow_factory: UnitOfWorkFactory,
-        codes: LoginCodes,
-        ids: IdGenerator,
-        clock: Clock,
-        urls: OAuthUrls,
-    ) -> None:
-        self._uow = uow_factory
-        self._codes = codes
-        self._ids = ids
-        self._clock = clock
+    def __init__(self, complete: CompleteSignIn, urls: OAuthUrls) -> None:
+        self._complete = complete
         self._urls = urls
 
     async def __call__(self, command: BrokeredSession) -> SessionHandOff:
@@ -242,12 +235,15 @@ class BrokerSession:
             raise Unauthenticated("this operation needs an internal key")
         provider = known_provider(command.provider)
         email = normalize_email(command.email)
-        identity = VerifiedIdentity(provider, command.subject or f"email:{email}", email, True)
+        subject = str(command.extra.get("sub") or "") or f"email:{email}"
+        grant = ProviderGrant(
+            VerifiedIdentity(provider, subject, email, True),
+            command.access_token,
+            command.refresh_token,
+            command.extra,
+        )
         try:
-            async with self._uow() as uow:
-                user, is_new = await sign_in_identity(uow, self._ids, identity, self._clock.now())
-                code = await self._codes.issue(uow, user, is_new)
-                await uow.commit()
+            code, is_new = await self._complete(grant)
         except (PermissionDenied, Unauthenticated) as refused:
             name = status_code_name(refused)
             return SessionHandOff(self._urls.post_callback(error=name), name, False)

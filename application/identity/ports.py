@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from domain.identity.models import Challenge, Session, User
-from domain.identity.oauth import LoginCode, OAuthLink
+from domain.identity.oauth import LoginCode, OAuthAttempt, OAuthLink, WatiLink
 
 
 class OAuthRepository(Protocol):
@@ -25,6 +25,21 @@ class OAuthRepository(Protocol):
         """Use the code if it is unused and unexpired at `now`: one of many concurrent
         calls gets it, the others None."""
         ...
+
+    async def add_attempt(self, attempt: OAuthAttempt) -> None:
+        """Store a started sign-in; attempts and login codes expired before
+        `attempt.created_at` are deleted on the way (nothing else reclaims them)."""
+        ...
+
+    async def take_attempt(self, state_hash: str, now: datetime) -> OAuthAttempt | None:
+        """Remove and return the unexpired attempt: one of many concurrent calls gets it."""
+        ...
+
+    async def save_wati_link(self, link: WatiLink) -> None:
+        """Insert or replace the tenant's WATI link."""
+        ...
+
+    async def get_wati_link(self, tenant_id: str) -> WatiLink | None: ...
 
 
 class UserRepository(Protocol):
@@ -174,4 +189,39 @@ class ImageProcessor(Protocol):
 
         Raises `InvalidArgument` (field `file`) when the bytes are not a decodable image.
         """
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedIdentity:
+    provider: str
+    subject: str
+    email: str
+    email_verified: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderGrant:
+    """What a redeemed authorization code gave: the verified identity and the tokens."""
+
+    identity: VerifiedIdentity
+    access_token: str = field(repr=False)
+    refresh_token: str = field(repr=False)
+    claims: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+class IdentityProvider(Protocol):
+    """One OpenID Connect provider (authorization code with PKCE S256 and a nonce)."""
+
+    name: str
+
+    async def authorization_url(
+        self, redirect_uri: str, state: str, nonce: str, code_verifier: str
+    ) -> str: ...
+
+    async def redeem(
+        self, code: str, redirect_uri: str, code_verifier: str, nonce: str
+    ) -> ProviderGrant:
+        """Exchange the code and verify the id_token; `Unauthenticated` when anything does
+        not hold, `Unavailable` when the provider cannot be reached."""
         ...

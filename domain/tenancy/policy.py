@@ -22,6 +22,7 @@ class Action(StrEnum):
     MANAGE_BILLING = "manage_billing"  # subscriptions, add-ons, portal
     MANAGE_API_KEYS = "manage_api_keys"
     CHAT = "chat"
+    READ_WATI_LINK = "read_wati_link"  # the tenant's WATI account and its long-lived token
 
 
 class Scope(StrEnum):

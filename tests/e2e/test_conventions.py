@@ -113,6 +113,15 @@ async def test_openapi_lists_contract_operations(client: Client) -> None:
         "UserUpdateAvatar",
         "UserUpdateName",
         "UserUpdatePassword",
+        # Sign-in through identity providers (issue 13): all eight operations.
+        "OAUTHLoginAndRegister",
+        "OAuthLoginProxy",
+        "OAuthCallbackUrl",
+        "OAuthAuthorizeProxy",
+        "OAuthPostCallbackUrl",
+        "OAuthExchange",
+        "Session",
+        "GetTenantWatiUserInfo",
     ):
         assert operations[name] == ["AccountService"], name
     docs = await client.get("/schema")

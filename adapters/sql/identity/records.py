@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, String
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -161,6 +161,33 @@ class LoginCodeRecord(Base):
         String(64), ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
     is_new_user: Mapped[bool]
-    expires_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
     created_at: Mapped[datetime]
     consumed_at: Mapped[datetime | None]
+
+
+class OAuthAttemptRecord(Base):
+    __tablename__ = "oauth_attempts"
+
+    state_hash: Mapped[str] = mapped_column(String(128), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    browser_hash: Mapped[str] = mapped_column(String(128))
+    nonce: Mapped[str] = mapped_column(String(128))
+    code_verifier: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    created_at: Mapped[datetime]
+
+
+class WatiLinkRecord(Base):
+    __tablename__ = "wati_links"
+
+    tenant_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    wati_email: Mapped[str] = mapped_column(String(320))
+    wati_tenant: Mapped[str] = mapped_column(String(255))
+    sealed_token: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]

@@ -33,7 +33,7 @@ BILLING_TABLES = {
 }
 AGENT_TABLES = {"agents", "agent_config_versions", "agent_intentions", "agent_leads"}
 CHAT_TABLES = {"chat_conversations", "chat_messages"}
-OAUTH_TABLES = {"oauth_links", "login_codes"}
+OAUTH_TABLES = {"oauth_links", "login_codes", "oauth_attempts", "wati_links"}
 TABLES = {
     "users",
     "sessions",

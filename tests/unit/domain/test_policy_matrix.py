@@ -56,6 +56,8 @@ CONTRACT_7: dict[Action, Row] = {
     Action.MANAGE_API_KEYS: Row(Y, Y, N, NO_SCOPE),
     # "chat" | yes | yes | yes | chat:write
     Action.CHAT: Row(Y, Y, Y, frozenset({Scope.CHAT_WRITE})),
+    # GetTenantWatiUserInfo (§3): "owner/admin of that tenant only"
+    Action.READ_WATI_LINK: Row(Y, Y, N, NO_SCOPE),
 }
 
 ROLE_CELLS = [(action, role) for action in Action for role in Role]

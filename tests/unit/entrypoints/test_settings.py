@@ -6,7 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from entrypoints.settings import SettingsError, load_settings, resolve_jwt_secret
+from entrypoints.settings import (
+    SettingsError,
+    load_settings,
+    resolve_encryption_keys,
+    resolve_jwt_secret,
+)
 
 STRONG = "s" * 40
 
@@ -59,6 +64,13 @@ def test_variables_are_read_and_typed() -> None:
         ({"ASTRA_REDIS_MAX_CONNECTIONS": "0"}, "ASTRA_REDIS_MAX_CONNECTIONS"),
         ({"ASTRA_REDIS_POOL_TIMEOUT_SECONDS": "-1"}, "ASTRA_REDIS_POOL_TIMEOUT_SECONDS"),
         ({"ASTRA_SHUTDOWN_GRACE_SECONDS": "soon"}, "ASTRA_SHUTDOWN_GRACE_SECONDS"),
+        ({"ASTRA_ENCRYPTION_KEYS": "short"}, "ASTRA_ENCRYPTION_KEYS"),
+        ({"ASTRA_OAUTH_GOOGLE_CLIENT_ID": "id"}, "ASTRA_OAUTH_GOOGLE_CLIENT_SECRET"),
+        (
+            {"ASTRA_OAUTH_WATI_CLIENT_ID": "id", "ASTRA_OAUTH_WATI_CLIENT_SECRET": "s"},
+            "ASTRA_OAUTH_WATI_ISSUER",
+        ),
+        ({"ASTRA_OAUTH_WATI_ISSUER": "ftp://wati"}, "ASTRA_OAUTH_WATI_ISSUER"),
     ],
 )
 def test_bad_values_are_refused_by_name(env: dict[str, str], problem: str) -> None:
@@ -78,7 +90,26 @@ def test_production_refuses_default_secrets_and_embedded_backends() -> None:
         load_settings({**production, "ASTRA_JWT_SECRET": STRONG, "ASTRA_DATABASE_URL": ""})
     with pytest.raises(SettingsError, match="ASTRA_REDIS_URL"):
         load_settings({**production, "ASTRA_JWT_SECRET": STRONG, "ASTRA_REDIS_URL": ""})
-    assert load_settings({**production, "ASTRA_JWT_SECRET": STRONG}).is_production
+    with pytest.raises(SettingsError, match="ASTRA_ENCRYPTION_KEYS"):
+        load_settings({**production, "ASTRA_JWT_SECRET": STRONG})
+    keyed = {**production, "ASTRA_JWT_SECRET": STRONG, "ASTRA_ENCRYPTION_KEYS": STRONG}
+    assert load_settings(keyed).is_production
+
+
+def test_oauth_clients_are_read_per_provider() -> None:
+    settings = load_settings(
+        {
+            "ASTRA_OAUTH_GOOGLE_CLIENT_ID": "g-id",
+            "ASTRA_OAUTH_GOOGLE_CLIENT_SECRET": "g-secret",
+            "ASTRA_OAUTH_WATI_ISSUER": "https://login.wati.io/",
+            "ASTRA_ENCRYPTION_KEYS": f"{STRONG}1, {STRONG}2",
+        }
+    )
+    google, wati = settings.oauth["google"], settings.oauth["wati"]
+    assert (google.issuer, google.configured) == ("https://accounts.google.com", True)
+    assert (wati.issuer, wati.configured) == ("https://login.wati.io", False)
+    assert settings.encryption_keys == (f"{STRONG}1", f"{STRONG}2")
+    assert "g-secret" not in repr(settings)
 
 
 def test_development_secret_is_generated_once_per_data_directory(tmp_path: Path) -> None:
@@ -87,3 +118,7 @@ def test_development_secret_is_generated_once_per_data_directory(tmp_path: Path)
     assert len(first) >= 32
     assert resolve_jwt_secret(settings) == first
     assert (tmp_path / "jwt-secret").stat().st_mode & 0o077 == 0
+    keys = resolve_encryption_keys(settings)
+    assert resolve_encryption_keys(settings) == keys
+    assert len(keys) == 1
+    assert keys[0] != first
