@@ -1,7 +1,10 @@
-"""SQL storage of provider links, sign-ins in flight, one-time login codes and WATI links."""
+"""SQL storage of provider links, sign-ins in flight, one-time login codes and WATI links.
+
+Each table's columns are its domain object's fields, so rows map both ways by name."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 
 from sqlalchemy import Table, delete, select, update
@@ -37,30 +40,15 @@ class SqlOAuthRepository(OAuthRepository):
         ).first()
         if row is None:
             return None
-        return OAuthLink(row.provider, row.subject, row.user_id, row.email, row.created_at)
+        return OAuthLink(**row._mapping)
 
     @translate_unavailable
     async def add_link(self, link: OAuthLink) -> bool:
-        values = {
-            "provider": link.provider,
-            "subject": link.subject,
-            "user_id": link.user_id,
-            "email": link.email,
-            "created_at": link.created_at,
-        }
-        return await insert_unless_present(self._session, _LINKS, values)
+        return await insert_unless_present(self._session, _LINKS, asdict(link))
 
     @translate_unavailable
     async def add_login_code(self, code: LoginCode) -> None:
-        values = {
-            "code_hash": code.code_hash,
-            "user_id": code.user_id,
-            "is_new_user": code.is_new_user,
-            "expires_at": code.expires_at,
-            "created_at": code.created_at,
-            "consumed_at": None,
-        }
-        await insert_unless_present(self._session, _CODES, values)
+        await insert_unless_present(self._session, _CODES, asdict(code))
 
     @translate_unavailable
     async def consume_login_code(self, code_hash: str, now: datetime) -> LoginCode | None:
@@ -78,26 +66,14 @@ class SqlOAuthRepository(OAuthRepository):
         row = (
             await self._session.execute(select(_CODES).where(_CODES.c.code_hash == code_hash))
         ).one()
-        return LoginCode(
-            row.code_hash, row.user_id, row.is_new_user, row.expires_at, row.created_at, now
-        )
+        return LoginCode(**row._mapping)
 
     @translate_unavailable
     async def add_attempt(self, attempt: OAuthAttempt) -> None:
         now = attempt.created_at
         await self._session.execute(delete(_ATTEMPTS).where(_ATTEMPTS.c.expires_at <= now))
         await self._session.execute(delete(_CODES).where(_CODES.c.expires_at <= now))
-        await self._session.execute(
-            _ATTEMPTS.insert().values(
-                state_hash=attempt.state_hash,
-                provider=attempt.provider,
-                browser_hash=attempt.browser_hash,
-                nonce=attempt.nonce,
-                code_verifier=attempt.code_verifier,
-                expires_at=attempt.expires_at,
-                created_at=attempt.created_at,
-            )
-        )
+        await self._session.execute(_ATTEMPTS.insert().values(**asdict(attempt)))
 
     @translate_unavailable
     async def take_attempt(self, state_hash: str, now: datetime) -> OAuthAttempt | None:
@@ -110,32 +86,16 @@ class SqlOAuthRepository(OAuthRepository):
         ).first()
         if row is None:
             return None
-        return OAuthAttempt(
-            row.state_hash,
-            row.provider,
-            row.browser_hash,
-            row.nonce,
-            row.code_verifier,
-            row.expires_at,
-            row.created_at,
-        )
+        return OAuthAttempt(**row._mapping)
 
     @translate_unavailable
     async def save_wati_link(self, link: WatiLink) -> None:
-        values = {
-            "user_id": link.user_id,
-            "wati_email": link.wati_email,
-            "wati_tenant": link.wati_tenant,
-            "sealed_token": link.sealed_token,
-            "updated_at": link.updated_at,
-        }
+        values = asdict(link)
         result = await self._session.execute(
-            update(_WATI).where(_WATI.c.tenant_id == link.tenant_id).values(**values)
+            update(_WATI).where(_WATI.c.tenant_id == values.pop("tenant_id")).values(**values)
         )
         if rowcount(result) == 0:
-            await insert_unless_present(
-                self._session, _WATI, {"tenant_id": link.tenant_id, **values}
-            )
+            await insert_unless_present(self._session, _WATI, asdict(link))
 
     @translate_unavailable
     async def get_wati_link(self, tenant_id: str) -> WatiLink | None:
@@ -144,11 +104,4 @@ class SqlOAuthRepository(OAuthRepository):
         ).first()
         if row is None:
             return None
-        return WatiLink(
-            row.tenant_id,
-            row.user_id,
-            row.wati_email,
-            row.wati_tenant,
-            row.sealed_token,
-            row.updated_at,
-        )
+        return WatiLink(**row._mapping)
