@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -71,8 +72,9 @@ OPENAPI_TAGS = [
 
 
 def create_served_app() -> Litestar:
-    """The application `astra serve` runs (a uvicorn factory): drains on SIGTERM/SIGINT."""
-    return create_app(drain_on_signal=True)
+    """The application `astra serve` runs (a uvicorn factory): drains on SIGTERM/SIGINT and
+    freezes its start-up heap."""
+    return create_app(drain_on_signal=True, freeze_heap=True)
 
 
 def create_app(
@@ -80,6 +82,7 @@ def create_app(
     overrides: Overrides | None = None,
     *,
     drain_on_signal: bool = False,
+    freeze_heap: bool = False,
 ) -> Litestar:
     """Build the application; nothing connects until the lifespan starts.
 
@@ -87,6 +90,10 @@ def create_app(
     and benchmarks use the same wiring as production without monkeypatching.
     `drain_on_signal` chains the bounded graceful shutdown (`entrypoints.shutdown`) in front
     of the server's SIGTERM/SIGINT handlers; only a process that owns its signals wants it.
+    `freeze_heap` moves everything alive once the service has started (modules, classes,
+    the container: ~180k objects) out of the collector's sight, so a full collection no
+    longer walks them: those walks were 150 to 250 ms pauses every 10 to 20 s under load. Only
+    for a process that runs one app for its whole life (tests build many).
     """
     resolved = settings if settings is not None else load_settings()
     if not logging.getLogger().handlers:
@@ -99,6 +106,9 @@ def create_app(
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with build_container(resolved, chosen, tracer_provider) as container:
             app.state.container = container
+            if freeze_heap:
+                gc.collect()
+                gc.freeze()
             if not drain_on_signal:
                 yield
                 return

@@ -13,13 +13,16 @@ from adapters.jobs import RepeatingJob
 from adapters.memory.concurrency import MemoryConcurrencyLimiter
 from adapters.memory.tasks import MemoryTaskRegistry
 from adapters.redis.concurrency import RedisConcurrencyLimiter
+from adapters.redis.limits import RedisRateLimiter
 from adapters.redis.tasks import RedisTaskRegistry
+from adapters.redis.turn_gate import RedisTurnGate
 from application.agents.ports import AgentReader, LeadRecorder
 from application.billing.ledger import CreditLedger
 from application.chat.accounting import TurnAccounting
 from application.chat.commands import ChatPolicy
 from application.chat.conversations import ListConversationMessages, ListConversations
-from application.chat.ports import ConcurrencyLimiter, LLMBackend, TaskRegistry
+from application.chat.gate import StepwiseTurnGate
+from application.chat.ports import ConcurrencyLimiter, LLMBackend, TaskRegistry, TurnGate
 from application.chat.producer import TurnProducer
 from application.chat.recovery import RecoverStaleTurns
 from application.chat.send_message import SendChatMessage
@@ -54,7 +57,11 @@ def wire_chat(
     registry: TaskRegistry,
     leads: LeadRecorder,
     policy: ChatPolicy,
+    gate: TurnGate | None = None,
 ) -> ChatUseCases:
+    """`gate` takes a turn's limits in one step (Redis); by default they are taken one after
+    the other from `limiter`, `rate_limiter` and `registry`."""
+    gate = gate or StepwiseTurnGate(limiter, rate_limiter, registry)
     accounting = TurnAccounting(uow, ledger)
     producer = TurnProducer(
         uow=uow,
@@ -63,7 +70,7 @@ def wire_chat(
         ledger=ledger,
         accounting=accounting,
         limiter=limiter,
-        registry=registry,
+        gate=gate,
         leads=leads,
         policy=policy,
     )
@@ -75,9 +82,7 @@ def wire_chat(
             ids=ids,
             agents=agents,
             ledger=ledger,
-            limiter=limiter,
-            rate_limiter=rate_limiter,
-            registry=registry,
+            gate=gate,
             producer=producer,
             policy=policy,
         ),
@@ -116,12 +121,16 @@ async def open_chat(
     anything closes."""
     limiter: ConcurrencyLimiter
     registry: TaskRegistry
+    gate: TurnGate | None = None
     async with AsyncExitStack() as stack:
         if redis is not None:
-            limiter = RedisConcurrencyLimiter(redis, prefix=settings.redis_prefix)
-            registry = await stack.enter_async_context(
+            leases = RedisConcurrencyLimiter(redis, prefix=settings.redis_prefix)
+            tasks = await stack.enter_async_context(
                 RedisTaskRegistry.open(redis, settings.redis_prefix)
             )
+            limiter, registry = leases, tasks
+            if isinstance(rate_limiter, RedisRateLimiter):
+                gate = RedisTurnGate(redis, leases, rate_limiter, tasks)
         else:
             limiter = MemoryConcurrencyLimiter(clock)
             registry = MemoryTaskRegistry(clock)
@@ -137,6 +146,7 @@ async def open_chat(
             limiter=limiter,
             rate_limiter=rate_limiter,
             registry=registry,
+            gate=gate,
             leads=leads,
             policy=ChatPolicy(
                 credits_per_message=settings.credits_per_message,

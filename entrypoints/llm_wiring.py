@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
+import aiohttp
 
 from adapters.llm.local import LocalAgentBackend
 from adapters.llm.openai import LLMTimeouts, OpenAICompatibleBackend
@@ -13,35 +13,38 @@ from application.chat.ports import LLMBackend
 from entrypoints.settings import LlmSettings, Settings
 
 # Every chat turn holds one connection for the whole reply: room for well over 32 concurrent
-# streams per process, with idle connections kept warm for the next turns.
+# streams per process. Every connection that finished a reply is kept warm for the next turn
+# (aiohttp keeps idle ones in a per-host list and takes the most recent in O(1)).
 MAX_CONNECTIONS = 200
-# Small on purpose: httpcore 1.0.x walks every pooled connection on each request and release
-# (encode/httpcore#1035), so a large idle pool costs more CPU at high concurrency than the
-# connections it saves; a few cover the steady state of one worker.
-MAX_KEEPALIVE_CONNECTIONS = 8
 KEEPALIVE_EXPIRY_SECONDS = 30.0
 
 
-def new_llm_http_client(llm: LlmSettings) -> httpx.AsyncClient:
-    """The shared client for model servers; the caller closes it (`await client.aclose()`)."""
-    return httpx.AsyncClient(
-        limits=httpx.Limits(
-            max_connections=MAX_CONNECTIONS,
-            max_keepalive_connections=MAX_KEEPALIVE_CONNECTIONS,
-            keepalive_expiry=KEEPALIVE_EXPIRY_SECONDS,
+def new_llm_http_client(llm: LlmSettings) -> aiohttp.ClientSession:
+    """The shared session for model servers; the caller closes it (`await session.close()`,
+    or `async with`). Must be made inside the running event loop."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(
+            limit=MAX_CONNECTIONS, limit_per_host=0, keepalive_timeout=KEEPALIVE_EXPIRY_SECONDS
         ),
         # Per-request timeouts are set by the backend; this is only the fallback.
-        timeout=httpx.Timeout(llm.first_byte_timeout, connect=llm.connect_timeout),
+        timeout=aiohttp.ClientTimeout(
+            total=None, connect=llm.connect_timeout, sock_connect=llm.connect_timeout
+        ),
+        # The model server's own answers only: no cookies, no proxy settings from the
+        # environment, raw bytes (the backend decodes JSON with msgspec).
+        cookie_jar=aiohttp.DummyCookieJar(),
+        trust_env=False,
+        auto_decompress=True,
     )
 
 
-def build_llm_backend(settings: Settings, http: httpx.AsyncClient | None) -> LLMBackend:
+def build_llm_backend(settings: Settings, http: aiohttp.ClientSession | None) -> LLMBackend:
     """`local` needs nothing; `openai` streams over `http`, which the caller owns and closes."""
     llm = settings.llm
     if llm.backend == "local":
         return LocalAgentBackend()
     if http is None:
-        raise ValueError("the openai LLM backend needs an httpx.AsyncClient (new_llm_http_client)")
+        raise ValueError("the openai LLM backend needs an aiohttp session (new_llm_http_client)")
     return OpenAICompatibleBackend(
         client=http,
         base_url=llm.base_url,

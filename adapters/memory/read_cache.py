@@ -21,7 +21,9 @@ class ReadThroughCache(Generic[K, V]):
 
     - Concurrent misses for one key share a single load, so an entry expiring under load
       sends one read to the database, not all of them.
-    - A load that raced with an invalidation is not stored, so it cannot resurrect old data.
+    - A load that raced with an invalidation is not stored, so it cannot resurrect old data;
+      nor is it shared with callers that come after the invalidation (they load afresh), so
+      no caller that starts after an invalidation returns sees what it invalidated.
     - Keys belong to a group (`group_of`, the key itself by default) so that everything of,
       say, one tenant can be dropped at once without scanning the whole cache.
     - Values are shared between callers: treat them as read-only.
@@ -61,7 +63,8 @@ class ReadThroughCache(Generic[K, V]):
             future.exception()  # waiters re-raise it; don't also report it as never retrieved
             raise
         finally:
-            del self._in_flight[key]
+            if self._in_flight.get(key) is future:
+                del self._in_flight[key]
         future.set_result(value)
         if generation == self._generation:
             # Timed from before the load, so an entry is never older than the TTL says.
@@ -72,12 +75,20 @@ class ReadThroughCache(Generic[K, V]):
         self._generation += 1
         for key in keys:
             self._drop(key)
+            self._in_flight.pop(key, None)
 
     def invalidate_groups(self, groups: Iterable[Hashable]) -> None:
         self._generation += 1
-        for group in groups:
+        dropped = set(groups)
+        for group in dropped:
             for key in list(self._groups.get(group, ())):
                 self._drop(key)
+        for key in [k for k in self._in_flight if self._group_of(k) in dropped]:
+            del self._in_flight[key]
+
+    def keys(self) -> list[K]:
+        """The cached keys, least recently stored first."""
+        return list(self._entries)
 
     def _store(self, key: K, at: float, value: V) -> None:
         self._entries[key] = (at, value)

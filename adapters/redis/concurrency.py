@@ -10,24 +10,42 @@ from redis.exceptions import RedisError
 from adapters.redis.client import unavailable
 from application.chat.ports import ConcurrencyLimiter, Lease
 
-# KEYS[1] the key's sorted set (member = lease token, score = expiry in ms); ARGV[1] limit;
-# ARGV[2] lease ttl in ms; ARGV[3] token. Returns 1 when the lease was taken, else 0.
-# Expiry uses the server's TIME, so replicas with skewed clocks agree on which leases are dead.
-# The set's own TTL follows the longest lease in it, so an idle key disappears by itself.
-_ACQUIRE = """
+# Lua pieces shared with the turn gate's script (`adapters/redis/turn_gate.py`); the numbers
+# are the KEYS/ARGV positions. A lease set is a sorted set (member = lease token, score =
+# expiry in ms). Expiry uses the server's TIME, so replicas with skewed clocks agree on which
+# leases are dead. The set's own TTL follows the longest lease in it, so an idle key
+# disappears by itself.
+
+
+def lease_free_lua(key: int, limit: int) -> str:
+    """Drop dead leases; `lease_free` is true when fewer than the limit are live."""
+    return f"""
 local now = redis.call('TIME')
 local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_ms)
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
-  return 0
-end
-local ttl = tonumber(ARGV[2])
-redis.call('ZADD', KEYS[1], now_ms + ttl, ARGV[3])
-if redis.call('PTTL', KEYS[1]) < ttl then
-  redis.call('PEXPIRE', KEYS[1], ttl)
-end
-return 1
+redis.call('ZREMRANGEBYSCORE', KEYS[{key}], '-inf', now_ms)
+local lease_free = redis.call('ZCARD', KEYS[{key}]) < tonumber(ARGV[{limit}])
 """
+
+
+def lease_take_lua(key: int, ttl_ms: int, token: int) -> str:
+    """Add the lease (after `lease_free_lua`, which sets `now_ms`)."""
+    return f"""
+local lease_ttl = tonumber(ARGV[{ttl_ms}])
+redis.call('ZADD', KEYS[{key}], now_ms + lease_ttl, ARGV[{token}])
+if redis.call('PTTL', KEYS[{key}]) < lease_ttl then
+  redis.call('PEXPIRE', KEYS[{key}], lease_ttl)
+end
+"""
+
+
+# KEYS[1] the key's lease set; ARGV[1] limit; ARGV[2] lease ttl in ms; ARGV[3] token.
+# Returns 1 when the lease was taken, else 0.
+_ACQUIRE = (
+    lease_free_lua(1, 1)
+    + "if not lease_free then return 0 end"
+    + lease_take_lua(1, 2, 3)
+    + "return 1"
+)
 
 # KEYS[1] the key's sorted set; ARGV[1] lease ttl in ms; ARGV[2] token. Returns 1 when the
 # live lease was pushed to now + ttl, 0 when it had expired or was released (not revived:
@@ -65,7 +83,7 @@ class RedisConcurrencyLimiter(ConcurrencyLimiter):
         token = secrets.token_hex(16)
         ttl_ms = max(1, ttl_seconds) * 1000
         try:
-            taken = await self._acquire(keys=[self._key(key)], args=[limit, ttl_ms, token])
+            taken = await self._acquire(keys=[self.key(key)], args=[limit, ttl_ms, token])
         except (RedisError, OSError) as exc:
             raise unavailable(WHAT, exc) from exc
         return Lease(key=key, token=token) if int(taken) else None
@@ -73,7 +91,7 @@ class RedisConcurrencyLimiter(ConcurrencyLimiter):
     async def renew(self, lease: Lease, ttl_seconds: int) -> bool:
         ttl_ms = max(1, ttl_seconds) * 1000
         try:
-            renewed = await self._renew(keys=[self._key(lease.key)], args=[ttl_ms, lease.token])
+            renewed = await self._renew(keys=[self.key(lease.key)], args=[ttl_ms, lease.token])
         except (RedisError, OSError) as exc:
             raise unavailable(WHAT, exc) from exc
         return bool(int(renewed))
@@ -82,9 +100,10 @@ class RedisConcurrencyLimiter(ConcurrencyLimiter):
         """Free the slot; a lease that already expired is a no-op. A failure raises
         `Unavailable`, and the lease then frees itself when its ttl runs out."""
         try:
-            await self._client.zrem(self._key(lease.key), lease.token)
+            await self._client.zrem(self.key(lease.key), lease.token)
         except (RedisError, OSError) as exc:
             raise unavailable(WHAT, exc) from exc
 
-    def _key(self, key: str) -> str:
-        return self._prefix + key
+    def key(self, name: str) -> str:
+        """The Redis key of the lease set `name`."""
+        return self._prefix + name

@@ -10,26 +10,36 @@ from redis.exceptions import RedisError
 from adapters.redis.client import unavailable
 from application.common.ports import RateDecision, RateLimiter
 
-# KEYS[1] counter; ARGV[1] limit; ARGV[2] window in ms. Returns {allowed, pttl_ms}.
-# A refused hit is not counted, so a client hammering a closed window does not extend it.
-_HIT = """
-local count = tonumber(redis.call('GET', KEYS[1]) or '0')
-if count >= tonumber(ARGV[1]) then
-  local ttl = redis.call('PTTL', KEYS[1])
-  if ttl == -1 then
-    redis.call('PEXPIRE', KEYS[1], ARGV[2])
-    ttl = tonumber(ARGV[2])
-  elseif ttl < 0 then
-    ttl = tonumber(ARGV[2])
+
+def rate_hit_lua(key: int, limit: int, window_ms: int) -> str:
+    """Count one hit on the counter unless it is at the limit; `rate_refused_ms` is then how
+    long the window still runs (else nil). Shared with the turn gate's script; the numbers
+    are KEYS/ARGV positions. A refused hit is not counted, so a client hammering a closed
+    window does not extend it."""
+    return f"""
+local rate_refused_ms = nil
+local count = tonumber(redis.call('GET', KEYS[{key}]) or '0')
+if count >= tonumber(ARGV[{limit}]) then
+  rate_refused_ms = redis.call('PTTL', KEYS[{key}])
+  if rate_refused_ms == -1 then
+    redis.call('PEXPIRE', KEYS[{key}], ARGV[{window_ms}])
+    rate_refused_ms = tonumber(ARGV[{window_ms}])
+  elseif rate_refused_ms < 0 then
+    rate_refused_ms = tonumber(ARGV[{window_ms}])
   end
-  return {0, ttl}
+else
+  count = redis.call('INCR', KEYS[{key}])
+  if count == 1 or redis.call('PTTL', KEYS[{key}]) == -1 then
+    redis.call('PEXPIRE', KEYS[{key}], ARGV[{window_ms}])
+  end
 end
-count = redis.call('INCR', KEYS[1])
-if count == 1 or redis.call('PTTL', KEYS[1]) == -1 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return {1, 0}
 """
+
+
+# KEYS[1] counter; ARGV[1] limit; ARGV[2] window in ms. Returns {allowed, pttl_ms}.
+_HIT = (
+    rate_hit_lua(1, 1, 2) + "if rate_refused_ms then return {0, rate_refused_ms} end\nreturn {1, 0}"
+)
 
 # Same answer as _HIT without counting. Returns {count, pttl_ms}.
 _PEEK = """
@@ -54,7 +64,7 @@ class RedisRateLimiter(RateLimiter):
     async def hit(self, key: str, limit: int, window_seconds: int) -> RateDecision:
         window_ms = max(1, window_seconds) * 1000
         try:
-            allowed, ttl_ms = await self._hit(keys=[self._key(key)], args=[limit, window_ms])
+            allowed, ttl_ms = await self._hit(keys=[self.key(key)], args=[limit, window_ms])
         except (RedisError, OSError) as exc:
             raise unavailable("rate limiter", exc) from exc
         if int(allowed):
@@ -63,7 +73,7 @@ class RedisRateLimiter(RateLimiter):
 
     async def peek(self, key: str, limit: int, window_seconds: int) -> RateDecision:
         try:
-            count, ttl_ms = await self._peek(keys=[self._key(key)])
+            count, ttl_ms = await self._peek(keys=[self.key(key)])
         except (RedisError, OSError) as exc:
             raise unavailable("rate limiter", exc) from exc
         if int(count) < limit:
@@ -76,12 +86,13 @@ class RedisRateLimiter(RateLimiter):
 
     async def reset(self, key: str) -> None:
         try:
-            await self._client.delete(self._key(key))
+            await self._client.delete(self.key(key))
         except (RedisError, OSError) as exc:
             raise unavailable("rate limiter", exc) from exc
 
-    def _key(self, key: str) -> str:
-        return self._prefix + key
+    def key(self, name: str) -> str:
+        """The Redis key of the counter `name`."""
+        return self._prefix + name
 
 
 def _seconds(ttl_ms: int) -> int:

@@ -1,10 +1,11 @@
-"""Revoked session ids in Redis, with a sub-second local cache of "not revoked" answers."""
+"""Revoked session ids in Redis, with a sub-second local cache of the answers."""
 
 from __future__ import annotations
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from adapters.memory.read_cache import ReadThroughCache
 from adapters.redis.client import unavailable
 from adapters.security.clock import SystemClock
 from application.common.ports import Clock
@@ -16,11 +17,12 @@ DEFAULT_CACHE_ENTRIES = 100_000
 class RedisSessionRevocations(SessionRevocations):
     """Keys `{prefix}revoked:{session_id}` that expire with the longest token lifetime.
 
-    Every authenticated request asks `is_revoked`, so "not revoked" answers are cached in
-    process for `local_cache_seconds`: another replica's revocation is seen within that time,
-    and one made through this instance is seen at once because it drops its cache entries.
-    Only negative answers are cached; a revocation never becomes stale in the unsafe direction
-    by more than `local_cache_seconds`.
+    Every authenticated request asks `is_revoked`, so answers are cached in process for
+    `local_cache_seconds`, and concurrent lookups of one session share one Redis read (when
+    an entry expires under load, one request asks, not all of them). Another replica's
+    revocation is seen within that time; one made through this instance at once, because it
+    drops its entries and the lookups in flight first. A cached "revoked" cannot go stale:
+    a revocation is never undone.
     """
 
     def __init__(
@@ -34,21 +36,15 @@ class RedisSessionRevocations(SessionRevocations):
     ) -> None:
         self._client = client
         self._prefix = f"{prefix}revoked:"
-        self._cache_seconds = local_cache_seconds
-        self._clock = clock or SystemClock()
-        self._max_entries = max_cache_entries
-        # session id -> time until which "not revoked" may be trusted; insertion-ordered,
-        # so the first key is the oldest entry.
-        self._not_revoked_until: dict[str, float] = {}
-        # Bumped by every revoke so a lookup that raced with it does not cache a stale "no".
-        self._generation = 0
+        clock = clock or SystemClock()
+        self.cache: ReadThroughCache[str, bool] = ReadThroughCache(
+            local_cache_seconds, max_cache_entries, lambda: clock.now().timestamp()
+        )
 
     async def revoke(self, session_ids: list[str], ttl_seconds: int) -> None:
         if not session_ids:
             return
-        self._generation += 1
-        for session_id in session_ids:
-            self._not_revoked_until.pop(session_id, None)
+        self.cache.invalidate(session_ids)
         ttl = max(1, ttl_seconds)
         try:
             async with self._client.pipeline(transaction=False) as pipe:
@@ -59,32 +55,16 @@ class RedisSessionRevocations(SessionRevocations):
             raise unavailable("session revocations", exc) from exc
         finally:
             # Lookups that started while the write was in flight may have read the old state.
-            self._generation += 1
+            self.cache.invalidate(session_ids)
 
     async def is_revoked(self, session_id: str) -> bool:
-        now = self._now()
-        trusted_until = self._not_revoked_until.get(session_id)
-        if trusted_until is not None and now < trusted_until:
-            return False
-        generation = self._generation
+        return await self.cache.get(session_id, lambda: self._read(session_id))
+
+    async def _read(self, session_id: str) -> bool:
         try:
-            revoked = bool(await self._client.exists(self._key(session_id)))
+            return bool(await self._client.exists(self._key(session_id)))
         except (RedisError, OSError) as exc:
             raise unavailable("session revocations", exc) from exc
-        if not revoked and generation == self._generation:
-            self._remember_not_revoked(session_id, now + self._cache_seconds)
-        return revoked
-
-    def _remember_not_revoked(self, session_id: str, until: float) -> None:
-        if self._cache_seconds <= 0 or self._max_entries <= 0:
-            return
-        self._not_revoked_until.pop(session_id, None)
-        while len(self._not_revoked_until) >= self._max_entries:
-            del self._not_revoked_until[next(iter(self._not_revoked_until))]
-        self._not_revoked_until[session_id] = until
-
-    def _now(self) -> float:
-        return self._clock.now().timestamp()
 
     def _key(self, session_id: str) -> str:
         return self._prefix + session_id

@@ -33,13 +33,20 @@ MAX_BACKOFF_SECONDS = 2.0
 # answering, is left behind (it ends by itself at its next loop turn) rather than waited for.
 CLOSE_TIMEOUT_SECONDS = 2.0
 
-# KEYS[1] the task, KEYS[2] its stop mark; ARGV[1] the task's JSON, ARGV[2] its ttl in seconds.
-# Registers the task and returns 1 when a stop was requested before it started. One script
-# rather than a SET + EXISTS pipeline: the same single round trip, at half the client CPU.
-_START = """
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-return redis.call('EXISTS', KEYS[2])
+
+def task_start_lua(task: int, stop: int, task_json: int, ttl_seconds: int) -> str:
+    """Register the task; `stop_requested` is 1 when a stop came before it started. Shared
+    with the turn gate's script; the numbers are KEYS/ARGV positions."""
+    return f"""
+redis.call('SET', KEYS[{task}], ARGV[{task_json}], 'EX', ARGV[{ttl_seconds}])
+local stop_requested = redis.call('EXISTS', KEYS[{stop}])
 """
+
+
+# KEYS[1] the task, KEYS[2] its stop mark; ARGV[1] the task's JSON, ARGV[2] its ttl in seconds.
+# One script rather than a SET + EXISTS pipeline: the same single round trip, at half the
+# client CPU.
+_START = task_start_lua(1, 2, 1, 2) + "return stop_requested"
 
 
 class RedisTaskRegistry(TaskRegistry):
@@ -159,33 +166,43 @@ class RedisTaskRegistry(TaskRegistry):
                 )
 
     async def start(self, task: RunningTask, ttl_seconds: int) -> StopWatch:
-        if not self.listening:
-            await self.start_listening()
-        watch = StopWatch(task.task_id)
-        # Registered before the round trip, so a stop published meanwhile already finds it.
-        self._watches[task.task_id] = watch
+        watch = await self.watch(task.task_id)
         try:
             stop_requested = await self._start(
-                keys=[self._task_key(task.task_id), self._stop_key(task.task_id)],
+                keys=[self.task_key(task.task_id), self.stop_key(task.task_id)],
                 args=[msgspec.json.encode(task), max(1, ttl_seconds)],
             )
         except (RedisError, OSError) as exc:
-            self._drop(watch)
+            self.forget(watch)
             raise unavailable(WHAT, exc) from exc
         if int(stop_requested):
             watch.stopped.set()
         return watch
 
+    async def watch(self, task_id: str) -> StopWatch:
+        """The local watch of a task about to be registered (listening first). Made before
+        the registration's round trip, so a stop published meanwhile already finds it."""
+        if not self.listening:
+            await self.start_listening()
+        watch = StopWatch(task_id)
+        self._watches[task_id] = watch
+        return watch
+
+    def forget(self, watch: StopWatch) -> None:
+        """Later stop requests no longer set `watch`."""
+        if self._watches.get(watch.task_id) is watch:
+            del self._watches[watch.task_id]
+
     async def finish(self, watch: StopWatch) -> None:
-        self._drop(watch)
+        self.forget(watch)
         try:
-            await self._client.delete(self._task_key(watch.task_id), self._stop_key(watch.task_id))
+            await self._client.delete(self.task_key(watch.task_id), self.stop_key(watch.task_id))
         except (RedisError, OSError) as exc:
             raise unavailable(WHAT, exc) from exc
 
     async def get(self, task_id: str) -> RunningTask | None:
         try:
-            raw = await self._client.get(self._task_key(task_id))
+            raw = await self._client.get(self.task_key(task_id))
         except (RedisError, OSError) as exc:
             raise unavailable(WHAT, exc) from exc
         if raw is None:
@@ -199,7 +216,7 @@ class RedisTaskRegistry(TaskRegistry):
         try:
             async with self._client.pipeline(transaction=False) as pipe:
                 # The mark first: a listener that misses the message still finds it.
-                pipe.set(self._stop_key(task_id), "1", ex=self._stop_mark_seconds)
+                pipe.set(self.stop_key(task_id), "1", ex=self._stop_mark_seconds)
                 pipe.publish(self._channel, task_id)
                 await pipe.execute()
         except (RedisError, OSError) as exc:
@@ -256,7 +273,7 @@ class RedisTaskRegistry(TaskRegistry):
         if not waiting:
             return
         try:
-            marks = await self._client.mget([self._stop_key(task_id) for task_id in waiting])
+            marks = await self._client.mget([self.stop_key(task_id) for task_id in waiting])
         except (RedisError, OSError) as exc:
             logger.warning("chat stop re-check: redis call failed: %s", type(exc).__name__)
             return
@@ -266,19 +283,15 @@ class RedisTaskRegistry(TaskRegistry):
 
     # ------------------------------------------------------------------ helpers
 
-    def _drop(self, watch: StopWatch) -> None:
-        if self._watches.get(watch.task_id) is watch:
-            del self._watches[watch.task_id]
-
     async def _close_pubsub(self) -> None:
         pubsub, self._pubsub = self._pubsub, None
         if pubsub is not None:
             await _close_quietly(pubsub)
 
-    def _task_key(self, task_id: str) -> str:
+    def task_key(self, task_id: str) -> str:
         return self._task_prefix + task_id
 
-    def _stop_key(self, task_id: str) -> str:
+    def stop_key(self, task_id: str) -> str:
         return self._stop_prefix + task_id
 
 

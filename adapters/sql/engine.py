@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
 SQLITE_BUSY_TIMEOUT_MS = 5000
 # asyncpg waits 60 s for a connection by default; a server that accepts and never answers
 # (half-open after a failover) would hold every request that long before the 503.
+PREPARED_STATEMENTS_PER_CONNECTION = 1024
 POSTGRES_CONNECT_TIMEOUT_SECONDS = 5
 
 
@@ -37,7 +38,14 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
         # round trip per checkout (~9% of a read request); a dead connection fails its query,
         # is invalidated by SQLAlchemy, and the request answers 14 so the client retries.
         pool_recycle=1800,
-        connect_args={"timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS},
+        connect_args={
+            "timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS,
+            # asyncpg prepares every statement once per connection and keeps it by its text
+            # (so the chat turn's and the ledger's run as prepared statements); room for all
+            # of the service's distinct statements, so the hot ones are never evicted and
+            # prepared again, as SQLAlchemy's default of 100 allows.
+            "prepared_statement_cache_size": PREPARED_STATEMENTS_PER_CONNECTION,
+        },
         # Parameters are end users' chat text, key hashes, emails: never in an error's text
         # (which reaches the logs).
         hide_parameters=True,

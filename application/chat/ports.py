@@ -238,3 +238,49 @@ class TaskRegistry(Protocol):
     async def request_stop(self, task_id: str) -> None:
         """Ask the replica running the task to stop it (within a second)."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class TurnLimits:
+    """What a chat turn must get before it runs: a concurrency slot of the end user, a hit
+    on the tenant's rate limit, and its registration as a running task."""
+
+    slot_key: str
+    slots: int
+    lease_seconds: int
+    rate_key: str
+    rate_limit: int
+    rate_window_seconds: int
+    task: RunningTask
+    task_ttl_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class TurnPass:
+    lease: Lease
+    watch: StopWatch
+
+
+@dataclass(frozen=True, slots=True)
+class TurnRefusal:
+    """`slot_taken`: the end user's slots are all in use; else the tenant's rate limit is
+    spent for `retry_after` seconds. Nothing was taken."""
+
+    slot_taken: bool
+    retry_after: int = 1
+
+
+class TurnGate(Protocol):
+    """The limits of a turn taken all at once, and given back all at once.
+
+    Redis does each in one round trip (a script to enter, a pipeline to leave); the
+    in-process version takes the steps one after the other. Redis unreachable →
+    `domain.errors.Unavailable`, with nothing held.
+    """
+
+    async def enter(self, limits: TurnLimits) -> TurnPass | TurnRefusal: ...
+
+    async def leave(self, passed: TurnPass) -> None:
+        """Free the slot and unregister the task. A failure raises `Unavailable`; the slot
+        and the registration then expire by themselves."""
+        ...

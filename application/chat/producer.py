@@ -23,9 +23,9 @@ from application.chat.ports import (
     FinalReply,
     Lease,
     LLMBackend,
-    StopWatch,
-    TaskRegistry,
     TextDelta,
+    TurnGate,
+    TurnPass,
 )
 from application.chat.prompt import build_request
 from application.chat.turn import AnswerDelta, ChatTurn, TurnFailed, TurnFinished, TurnUsage
@@ -61,8 +61,7 @@ class TurnPlan:
     user_message_id: str
     message_id: str  # the assistant message, also the ledger key
     reserved: int  # credits held for the reply (0: chat is free)
-    lease: Lease
-    watch: StopWatch
+    passed: TurnPass  # the slot, the rate hit and the task registration it holds
 
 
 @dataclass(slots=True)
@@ -113,7 +112,7 @@ class TurnProducer:
         ledger: CreditLedger,
         accounting: TurnAccounting,
         limiter: ConcurrencyLimiter,
-        registry: TaskRegistry,
+        gate: TurnGate,
         leads: LeadRecorder,
         policy: ChatPolicy,
     ) -> None:
@@ -123,13 +122,13 @@ class TurnProducer:
         self._ledger = ledger
         self._accounting = accounting
         self._limiter = limiter
-        self._registry = registry
+        self._gate = gate
         self._leads = leads
         self._policy = policy
 
     async def run(self, turn: ChatTurn, plan: TurnPlan) -> None:
         final: TurnFinished | TurnFailed = TurnFailed(Unavailable("the turn did not finish"))
-        heartbeat = asyncio.create_task(self._keep_slot(plan.lease))
+        heartbeat = asyncio.create_task(self._keep_slot(plan.passed.lease))
         try:
             outcome = await self._produce(turn, plan)
             final = await self._account(plan, outcome)
@@ -143,8 +142,7 @@ class TurnProducer:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
-            await _quietly(self._limiter.release, plan.lease)
-            await _quietly(self._registry.finish, plan.watch)
+            await _quietly(self._gate.leave, plan.passed)
             turn.emit(final)
             turn.close()
 
@@ -184,7 +182,7 @@ class TurnProducer:
                     await aclose()
 
         consumer = asyncio.create_task(consume())
-        stop = asyncio.create_task(plan.watch.stopped.wait())
+        stop = asyncio.create_task(plan.passed.watch.stopped.wait())
         abort = asyncio.create_task(turn.abort_requested.wait())
         try:
             await asyncio.wait(

@@ -18,11 +18,11 @@ from application.chat.idempotency import (
     replayed_turn,
     stored_attempt,
 )
-from application.chat.ports import ConcurrencyLimiter, RunningTask, TaskRegistry
+from application.chat.ports import RunningTask, TurnGate, TurnLimits, TurnRefusal
 from application.chat.producer import TurnPlan, TurnProducer
 from application.chat.prompt import merged_inputs
 from application.chat.turn import ChatTurn
-from application.common.ports import Clock, IdGenerator, RateLimiter, UnitOfWork, UnitOfWorkFactory
+from application.common.ports import Clock, IdGenerator, UnitOfWork, UnitOfWorkFactory
 from application.tenancy.access import authorize
 from domain.billing.ledger import INSUFFICIENT_CREDITS
 from domain.chat.models import Conversation, Message, MessageRole, MessageStatus
@@ -84,9 +84,7 @@ class SendChatMessage:
         ids: IdGenerator,
         agents: AgentReader,
         ledger: CreditLedger,
-        limiter: ConcurrencyLimiter,
-        rate_limiter: RateLimiter,
-        registry: TaskRegistry,
+        gate: TurnGate,
         producer: TurnProducer,
         policy: ChatPolicy,
     ) -> None:
@@ -95,9 +93,7 @@ class SendChatMessage:
         self._ids = ids
         self._agents = agents
         self._ledger = ledger
-        self._limiter = limiter
-        self._rate = rate_limiter
-        self._registry = registry
+        self._gate = gate
         self._producer = producer
         self._policy = policy
         self._running: dict[ChatTurn, asyncio.Task[None]] = {}
@@ -145,29 +141,28 @@ class SendChatMessage:
         task_id, user_message_id, message_id = (self._ids.new_id() for _ in range(3))
         conversation_id = request.conversation_id or self._ids.new_id()
         async with AsyncExitStack() as undo:
-            lease = await self._limiter.acquire(
-                concurrency_key(tenant_id, request.external_user_id),
-                policy.concurrency_per_user,
-                policy.slot_lease_seconds,
-            )
-            if lease is None:
-                raise ResourceExhausted(
-                    "another message of this user is still being answered",
-                    retry_after=PENDING_RETRY_AFTER,
+            passed = await self._gate.enter(
+                TurnLimits(
+                    slot_key=concurrency_key(tenant_id, request.external_user_id),
+                    slots=policy.concurrency_per_user,
+                    lease_seconds=policy.slot_lease_seconds,
+                    rate_key=rate_key(tenant_id),
+                    rate_limit=policy.rate_per_tenant_per_minute,
+                    rate_window_seconds=60,
+                    task=RunningTask(task_id, tenant_id, request.external_user_id),
+                    task_ttl_seconds=policy.turn_deadline_seconds,
                 )
-            undo.push_async_callback(_quietly, self._limiter.release, lease)
-            decision = await self._rate.hit(
-                rate_key(tenant_id), policy.rate_per_tenant_per_minute, 60
             )
-            if not decision.allowed:
+            if isinstance(passed, TurnRefusal):
+                if passed.slot_taken:
+                    raise ResourceExhausted(
+                        "another message of this user is still being answered",
+                        retry_after=PENDING_RETRY_AFTER,
+                    )
                 raise ResourceExhausted(
-                    "too many chat messages for this tenant", retry_after=decision.retry_after
+                    "too many chat messages for this tenant", retry_after=passed.retry_after
                 )
-            watch = await self._registry.start(
-                RunningTask(task_id, tenant_id, request.external_user_id),
-                policy.turn_deadline_seconds,
-            )
-            undo.push_async_callback(_quietly, self._registry.finish, watch)
+            undo.push_async_callback(_quietly, self._gate.leave, passed)
             user_message = Message(
                 id=user_message_id,
                 tenant_id=tenant_id,
@@ -230,8 +225,7 @@ class SendChatMessage:
             user_message_id=user_message_id,
             message_id=message_id,
             reserved=reserved,
-            lease=lease,
-            watch=watch,
+            passed=passed,
         )
         task = asyncio.create_task(self._producer.run(turn, plan), name=f"chat-turn-{task_id}")
         self._running[turn] = task

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import httpx
+import aiohttp
 import pytest
 
 from adapters.llm.openai import LLMTimeouts, OpenAICompatibleBackend
@@ -21,13 +21,13 @@ TIMEOUTS = LLMTimeouts(connect=2.0, first_byte=30.0, idle=15.0)
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
+async def client() -> AsyncIterator[aiohttp.ClientSession]:
     async with new_llm_http_client(LlmSettings()) as http:
         yield http
 
 
 def backend(
-    client: httpx.AsyncClient, base_url: str, model: str = "tiny"
+    client: aiohttp.ClientSession, base_url: str, model: str = "tiny"
 ) -> OpenAICompatibleBackend:
     return OpenAICompatibleBackend(client, base_url, "", model, TIMEOUTS, max_retries=1)
 
@@ -46,7 +46,7 @@ async def collect(stream: AsyncIterator[LLMEvent]) -> tuple[str, Completion]:
 
 
 async def test_streams_text_deltas_then_a_completion_with_counted_tokens(
-    client: httpx.AsyncClient, llama_server: LlamaServer
+    client: aiohttp.ClientSession, llama_server: LlamaServer
 ) -> None:
     chunks: list[str] = []
     completion: Completion | None = None
@@ -66,7 +66,7 @@ async def test_streams_text_deltas_then_a_completion_with_counted_tokens(
 
 
 async def test_a_blocking_style_full_read_is_deterministic_at_temperature_zero(
-    client: httpx.AsyncClient, llama_server: LlamaServer
+    client: aiohttp.ClientSession, llama_server: LlamaServer
 ) -> None:
     llm = backend(client, llama_server.base_url)
     first, done = await collect(llm.stream(ask("what are your opening hours?")))
@@ -77,7 +77,7 @@ async def test_a_blocking_style_full_read_is_deterministic_at_temperature_zero(
 
 
 async def test_an_unknown_agent_model_name_is_accepted(
-    client: httpx.AsyncClient, llama_server: LlamaServer
+    client: aiohttp.ClientSession, llama_server: LlamaServer
 ) -> None:
     text, completion = await collect(
         backend(client, llama_server.base_url).stream(ask("hi", 4, model="gpt-unknown"))
@@ -87,7 +87,7 @@ async def test_an_unknown_agent_model_name_is_accepted(
 
 
 async def test_a_prompt_longer_than_the_context_is_invalid_argument(
-    client: httpx.AsyncClient, llama_server: LlamaServer
+    client: aiohttp.ClientSession, llama_server: LlamaServer
 ) -> None:
     too_long = "word " * 700  # the server runs with --n_ctx 512
     with pytest.raises(InvalidArgument) as raised:
@@ -99,7 +99,7 @@ async def test_a_prompt_longer_than_the_context_is_invalid_argument(
 
 
 async def test_closing_early_leaves_the_server_usable(
-    client: httpx.AsyncClient, llama_server: LlamaServer
+    client: aiohttp.ClientSession, llama_server: LlamaServer
 ) -> None:
     stream = backend(client, llama_server.base_url).stream(ask("hello", 200))
     assert isinstance(await anext(stream), TextDelta)
@@ -108,10 +108,10 @@ async def test_closing_early_leaves_the_server_usable(
     assert text
 
 
-async def test_a_server_that_is_down_is_unavailable(client: httpx.AsyncClient) -> None:
-    async with httpx.AsyncClient() as probe:
+async def test_a_server_that_is_down_is_unavailable(client: aiohttp.ClientSession) -> None:
+    async with aiohttp.ClientSession() as probe:
         # Nothing listens on port 9 of loopback (discard service is never enabled here).
-        with pytest.raises(httpx.ConnectError):
+        with pytest.raises(aiohttp.ClientConnectorError):
             await probe.get("http://127.0.0.1:9/v1/models")
     with pytest.raises(Unavailable, match="cannot be reached"):
         await collect(backend(client, "http://127.0.0.1:9/v1").stream(ask("hello")))

@@ -135,7 +135,7 @@ async def test_local_cache_is_bounded(client: Redis, redis_prefix: str) -> None:
     ids = [new_session_id() for _ in range(25)]
     for session_id in ids:
         assert not await revocations.is_revoked(session_id)
-    assert list(revocations._not_revoked_until) == ids[-10:]
+    assert revocations.cache.keys() == ids[-10:]
 
 
 async def test_unreachable_redis_raises_unavailable() -> None:
@@ -149,3 +149,37 @@ async def test_unreachable_redis_raises_unavailable() -> None:
             await revocations.revoke(["s"], ttl_seconds=60)
     finally:
         await dead.aclose()
+
+
+class CountingRedis:
+    """The real client, counting EXISTS calls."""
+
+    def __init__(self, client: Redis) -> None:
+        self._client = client
+        self.exists_calls = 0
+
+    async def exists(self, *names: str) -> int:
+        self.exists_calls += 1
+        return int(await self._client.exists(*names))
+
+    def pipeline(self, transaction: bool = True) -> object:
+        return self._client.pipeline(transaction=transaction)
+
+
+async def test_a_burst_of_lookups_is_one_read(client: Redis, redis_prefix: str) -> None:
+    counting = CountingRedis(client)
+    revocations = RedisSessionRevocations(counting, redis_prefix)  # type: ignore[arg-type]
+    session_id = secrets.token_hex(8)
+    answers = await asyncio.gather(*(revocations.is_revoked(session_id) for _ in range(50)))
+    assert answers == [False] * 50
+    assert counting.exists_calls == 1
+
+
+async def test_a_revocation_is_seen_by_lookups_after_it(client: Redis, redis_prefix: str) -> None:
+    revocations = RedisSessionRevocations(client, redis_prefix)
+    session_id = secrets.token_hex(8)
+    racing = asyncio.create_task(revocations.is_revoked(session_id))
+    await asyncio.sleep(0)  # its read is in flight
+    await revocations.revoke([session_id], ttl_seconds=60)
+    assert await revocations.is_revoked(session_id)
+    await racing  # either answer is right for a lookup that overlapped the revocation

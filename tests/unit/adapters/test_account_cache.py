@@ -109,3 +109,20 @@ async def test_a_failed_read_fails_every_waiter_and_is_not_cached() -> None:
     with pytest.raises(ConnectionError):
         await cache.account(view.id)
     assert Broken.calls == 2
+
+
+async def test_a_read_after_an_invalidation_does_not_join_the_stale_load() -> None:
+    """Linearizable: whoever asks after `invalidate` returned sees nothing older."""
+    inner, cache, _, view = setup()
+    inner.gate = asyncio.Event()
+    stale = asyncio.create_task(cache.account(view.id))
+    await asyncio.sleep(0)  # the first load is in flight, holding the old account
+    inner.account_now = replace(view, name="New")
+    cache.invalidate({view.id})
+    inner.gate.set()
+    inner.gate = None
+    fresh = await cache.account(view.id)
+    assert fresh is not None
+    assert fresh.name == "New"
+    assert (await stale) == view
+    assert inner.calls == 2

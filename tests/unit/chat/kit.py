@@ -11,6 +11,7 @@ from adapters.memory.uow import InMemoryStore, InMemoryUnitOfWorkFactory
 from application.agents.ports import AgentProfile
 from application.billing.ledger import CreditLedger
 from application.chat.commands import ChatPolicy, ChatTurnRequest
+from application.chat.ports import ConcurrencyLimiter
 from application.chat.turn import ChatTurn, TurnFailed, TurnFinished
 from application.common.caller import Caller
 from domain.billing.ledger import GrantSource, GrantSpec
@@ -37,6 +38,8 @@ class ChatKit:
     backend: ScriptedBackend = field(default_factory=ScriptedBackend)
     clock: FixedClock = field(default_factory=FixedClock)
     store: InMemoryStore = field(default_factory=InMemoryStore)
+    # A concurrency limiter of the test's own (failing, recording); memory leases otherwise.
+    limiter_override: ConcurrencyLimiter | None = None
 
     def __post_init__(self) -> None:
         self.uow = InMemoryUnitOfWorkFactory(self.store)
@@ -44,7 +47,9 @@ class ChatKit:
         self.ledger = CreditLedger(self.uow, SequentialIds("grant"))
         self.agents = StaticAgentReader()
         self.leads = RecordingLeads()
-        self.limiter = MemoryConcurrencyLimiter(self.clock)
+        self.limiter: ConcurrencyLimiter = self.limiter_override or MemoryConcurrencyLimiter(
+            self.clock
+        )
         self.rate = FakeRateLimiter(self.clock)
         self.registry = MemoryTaskRegistry(self.clock)
         chat = wire_chat(

@@ -206,11 +206,13 @@ async def test_a_turn_keeps_renewing_its_slot_until_it_ends() -> None:
             return await super().renew(lease, ttl_seconds)
 
     gate = asyncio.Event()
-    kit = ChatKit(policy=ChatPolicy(slot_lease_seconds=1))  # renewed every 0.25 s
+    clock = FixedClock()
+    kit = ChatKit(  # renewed every 0.25 s
+        policy=ChatPolicy(slot_lease_seconds=1),
+        clock=clock,
+        limiter_override=RecordingLimiter(clock),
+    )
     kit.backend.gate = gate
-    limiter = RecordingLimiter(kit.clock)
-    kit.send._limiter = limiter
-    kit.send._producer._limiter = limiter
     await kit.give_credits(10)
     turn = await kit.turn(kit.agent())
     async with asyncio.timeout(30):
@@ -219,7 +221,7 @@ async def test_a_turn_keeps_renewing_its_slot_until_it_ends() -> None:
     assert isinstance(await turn.result(), TurnFinished)
     count = len(renewed)
     # Released at the end, and the renewals stopped with the turn.
-    assert await limiter.acquire(renewed[0].key, 1, 1) is not None
+    assert await kit.limiter.acquire(renewed[0].key, 1, 1) is not None
     assert len(renewed) == count
 
 

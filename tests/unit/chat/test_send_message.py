@@ -275,8 +275,7 @@ class DownLimiter(ConcurrencyLimiter):
 
 
 async def test_an_unreachable_limiter_refuses_instead_of_running_unlimited() -> None:
-    kit = ChatKit()
-    kit.send._limiter = DownLimiter()
+    kit = ChatKit(limiter_override=DownLimiter())
     agent = kit.agent()
     await kit.give_credits(10)
     with pytest.raises(Unavailable):

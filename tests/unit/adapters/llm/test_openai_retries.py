@@ -7,12 +7,13 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-import httpx
+import aiohttp
 import pytest
 
 from adapters.llm.openai import LLMTimeouts, OpenAICompatibleBackend
 from adapters.llm.token_count import count_prompt_tokens
 from application.chat.ports import Completion, LLMEvent, LLMRequest, PromptMessage, TextDelta
+from bench.fake_openai_upstream import FakeUpstream, UpstreamOptions
 from domain.errors import InvalidArgument, Unavailable
 from entrypoints.llm_wiring import new_llm_http_client
 from entrypoints.settings import LlmSettings
@@ -46,13 +47,13 @@ class RecordingSleep:
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as http:
+async def client() -> AsyncIterator[aiohttp.ClientSession]:
+    async with new_llm_http_client(LlmSettings()) as http:
         yield http
 
 
 def backend_for(
-    client: httpx.AsyncClient,
+    client: aiohttp.ClientSession,
     server: ScriptedServer | str,
     sleep: RecordingSleep | None = None,
     timeouts: LLMTimeouts = FAST,
@@ -79,7 +80,7 @@ async def drain(stream: AsyncIterator[LLMEvent], seen: list[LLMEvent]) -> None:
         seen.append(event)
 
 
-async def test_streams_deltas_then_one_completion(client: httpx.AsyncClient) -> None:
+async def test_streams_deltas_then_one_completion(client: aiohttp.ClientSession) -> None:
     async with scripted_server(sse(HELLO)) as server:
         events = await run(backend_for(client, server))
     assert events[:-1] == [TextDelta("Hel"), TextDelta("lo")]
@@ -88,7 +89,7 @@ async def test_streams_deltas_then_one_completion(client: httpx.AsyncClient) -> 
     assert events[-1].model == "scripted"
 
 
-async def test_sends_a_streaming_request_asking_for_usage(client: httpx.AsyncClient) -> None:
+async def test_sends_a_streaming_request_asking_for_usage(client: aiohttp.ClientSession) -> None:
     async with scripted_server(sse(HELLO)) as server:
         await run(backend_for(client, server))
         await run(backend_for(client, server), request(model="agent-model"))
@@ -103,7 +104,7 @@ async def test_sends_a_streaming_request_asking_for_usage(client: httpx.AsyncCli
     assert server.exchanges[0].headers["authorization"] == f"Bearer {API_KEY}"
 
 
-async def test_usage_from_the_server_wins(client: httpx.AsyncClient) -> None:
+async def test_usage_from_the_server_wins(client: aiohttp.ClientSession) -> None:
     usage = chunk(None, usage={"prompt_tokens": 21, "completion_tokens": 2})
     usage_chunk = usage.replace(
         '"choices": [{"delta": {}, "finish_reason": null}]', '"choices": []'
@@ -114,7 +115,7 @@ async def test_usage_from_the_server_wins(client: httpx.AsyncClient) -> None:
 
 
 async def test_without_usage_counts_text_chunks_and_approximates_the_prompt(
-    client: httpx.AsyncClient,
+    client: aiohttp.ClientSession,
 ) -> None:
     empty_usage = chunk(None, usage={})
     async with scripted_server(sse([*HELLO[:-1], empty_usage, DONE])) as server:
@@ -124,14 +125,16 @@ async def test_without_usage_counts_text_chunks_and_approximates_the_prompt(
     assert completion.prompt_tokens == count_prompt_tokens(request().messages)
 
 
-async def test_finish_reason_length_is_reported(client: httpx.AsyncClient) -> None:
+async def test_finish_reason_length_is_reported(client: aiohttp.ClientSession) -> None:
     async with scripted_server(sse([chunk("a"), chunk(None, finish="length"), DONE])) as server:
         completion = (await run(backend_for(client, server)))[-1]
     assert isinstance(completion, Completion)
     assert completion.finish_reason == "length"
 
 
-async def test_retries_5xx_before_the_first_byte_with_backoff(client: httpx.AsyncClient) -> None:
+async def test_retries_5xx_before_the_first_byte_with_backoff(
+    client: aiohttp.ClientSession,
+) -> None:
     sleep = RecordingSleep()
     async with scripted_server(status(503), status(502), sse(HELLO)) as server:
         events = await run(backend_for(client, server, sleep))
@@ -140,7 +143,7 @@ async def test_retries_5xx_before_the_first_byte_with_backoff(client: httpx.Asyn
     assert events[0] == TextDelta("Hel")
 
 
-async def test_429_waits_as_long_as_retry_after_says(client: httpx.AsyncClient) -> None:
+async def test_429_waits_as_long_as_retry_after_says(client: aiohttp.ClientSession) -> None:
     sleep = RecordingSleep()
     async with scripted_server(status(429, headers={"Retry-After": "3"}), sse(HELLO)) as server:
         await run(backend_for(client, server, sleep))
@@ -148,7 +151,7 @@ async def test_429_waits_as_long_as_retry_after_says(client: httpx.AsyncClient) 
     assert len(server.exchanges) == 2
 
 
-async def test_429_asking_for_too_long_is_reported_not_slept(client: httpx.AsyncClient) -> None:
+async def test_429_asking_for_too_long_is_reported_not_slept(client: aiohttp.ClientSession) -> None:
     sleep = RecordingSleep()
     async with scripted_server(status(429, headers={"Retry-After": "120"})) as server:
         with pytest.raises(Unavailable) as raised:
@@ -159,7 +162,7 @@ async def test_429_asking_for_too_long_is_reported_not_slept(client: httpx.Async
 
 
 async def test_gives_up_after_max_retries_without_leaking_body_or_key(
-    client: httpx.AsyncClient,
+    client: aiohttp.ClientSession,
 ) -> None:
     body = '{"error": "upstream-internal-detail"}'
     async with scripted_server(status(500, body)) as server:
@@ -171,7 +174,9 @@ async def test_gives_up_after_max_retries_without_leaking_body_or_key(
     assert API_KEY not in raised.value.message
 
 
-async def test_connection_refused_is_retried_then_unavailable(client: httpx.AsyncClient) -> None:
+async def test_connection_refused_is_retried_then_unavailable(
+    client: aiohttp.ClientSession,
+) -> None:
     async with scripted_server(status(200)) as server:
         closed_url = server.base_url  # the port is free again once the server stops
     sleep = RecordingSleep()
@@ -180,7 +185,7 @@ async def test_connection_refused_is_retried_then_unavailable(client: httpx.Asyn
     assert len(sleep.waits) == 2
 
 
-async def test_nothing_is_retried_once_text_was_sent(client: httpx.AsyncClient) -> None:
+async def test_nothing_is_retried_once_text_was_sent(client: aiohttp.ClientSession) -> None:
     # Two chunks, then the server drops the connection without finishing the reply.
     async with scripted_server(sse([chunk("one "), chunk("two ")]), sse(HELLO)) as server:
         seen: list[LLMEvent] = []
@@ -191,7 +196,7 @@ async def test_nothing_is_retried_once_text_was_sent(client: httpx.AsyncClient) 
 
 
 async def test_no_headers_within_first_byte_timeout_is_unavailable_and_not_retried(
-    client: httpx.AsyncClient,
+    client: aiohttp.ClientSession,
 ) -> None:
     loop = asyncio.get_running_loop()
     async with scripted_server(silent) as server:
@@ -203,14 +208,16 @@ async def test_no_headers_within_first_byte_timeout_is_unavailable_and_not_retri
     assert len(server.exchanges) == 1
 
 
-async def test_first_byte_timeout_also_covers_the_first_event(client: httpx.AsyncClient) -> None:
+async def test_first_byte_timeout_also_covers_the_first_event(
+    client: aiohttp.ClientSession,
+) -> None:
     async with scripted_server(sse(HELLO, before_first=5.0)) as server:
         with pytest.raises(Unavailable, match="did not start answering"):
             await run(backend_for(client, server))
 
 
 async def test_headers_and_first_event_share_one_first_byte_window(
-    client: httpx.AsyncClient,
+    client: aiohttp.ClientSession,
 ) -> None:
     # 0.3 s to the headers plus 0.3 s to the first event: each alone fits 0.5 s, together not.
     async with scripted_server(sse(HELLO, before_headers=0.3, before_first=0.3)) as server:
@@ -219,7 +226,7 @@ async def test_headers_and_first_event_share_one_first_byte_window(
 
 
 async def test_silence_between_events_longer_than_idle_is_unavailable(
-    client: httpx.AsyncClient,
+    client: aiohttp.ClientSession,
 ) -> None:
     async with scripted_server(sse([chunk("one ")], then_hang=True)) as server:
         seen: list[LLMEvent] = []
@@ -229,7 +236,9 @@ async def test_silence_between_events_longer_than_idle_is_unavailable(
     assert seen == [TextDelta("one ")]
 
 
-async def test_a_slow_but_steady_stream_outlasts_both_timeouts(client: httpx.AsyncClient) -> None:
+async def test_a_slow_but_steady_stream_outlasts_both_timeouts(
+    client: aiohttp.ClientSession,
+) -> None:
     # 8 gaps of 0.15 s: 1.2 s in all, more than first_byte (0.5) but every gap below idle (0.3).
     payloads = [chunk(f"{i} ") for i in range(8)] + [chunk(None, finish="stop"), DONE]
     async with scripted_server(sse(payloads, between=0.15)) as server:
@@ -238,7 +247,7 @@ async def test_a_slow_but_steady_stream_outlasts_both_timeouts(client: httpx.Asy
 
 
 async def test_a_consumer_holding_a_delta_longer_than_idle_is_not_a_silent_server(
-    client: httpx.AsyncClient,
+    client: aiohttp.ClientSession,
 ) -> None:
     # The server sends everything at once; only the consumer is slow (0.4 s > idle 0.3 s).
     payloads = [chunk("one "), chunk("two "), chunk(None, finish="stop"), DONE]
@@ -252,7 +261,7 @@ async def test_a_consumer_holding_a_delta_longer_than_idle_is_not_a_silent_serve
 
 
 async def test_cancelling_the_consumer_closes_the_upstream_connection(
-    client: httpx.AsyncClient,
+    client: aiohttp.ClientSession,
 ) -> None:
     seen: list[LLMEvent] = []
     two_seen = asyncio.Event()
@@ -272,7 +281,7 @@ async def test_cancelling_the_consumer_closes_the_upstream_connection(
         await asyncio.wait_for(server.exchanges[0].closed.wait(), 1.0)
 
 
-async def test_aclose_closes_the_upstream_connection(client: httpx.AsyncClient) -> None:
+async def test_aclose_closes_the_upstream_connection(client: aiohttp.ClientSession) -> None:
     async with scripted_server(endless(between=0.05)) as server:
         stream = backend_for(client, server).stream(request())
         assert await anext(stream) == TextDelta("tick ")
@@ -281,7 +290,7 @@ async def test_aclose_closes_the_upstream_connection(client: httpx.AsyncClient) 
         await asyncio.wait_for(server.exchanges[0].closed.wait(), 1.0)
 
 
-async def test_context_overflow_400_is_invalid_argument(client: httpx.AsyncClient) -> None:
+async def test_context_overflow_400_is_invalid_argument(client: aiohttp.ClientSession) -> None:
     body = '{"error": {"message": "This model\'s maximum context length is 512 tokens"}}'
     async with scripted_server(status(400, body)) as server:
         with pytest.raises(InvalidArgument) as raised:
@@ -292,7 +301,7 @@ async def test_context_overflow_400_is_invalid_argument(client: httpx.AsyncClien
 
 @pytest.mark.parametrize("code", [400, 401, 404, 422])
 async def test_other_4xx_are_unavailable_and_not_retried(
-    client: httpx.AsyncClient, code: int
+    client: aiohttp.ClientSession, code: int
 ) -> None:
     async with scripted_server(status(code, '{"error": "bad key sk-upstream-echo"}')) as server:
         with pytest.raises(Unavailable) as raised:
@@ -303,7 +312,7 @@ async def test_other_4xx_are_unavailable_and_not_retried(
 
 
 async def test_an_empty_stream_is_explained_by_a_non_streaming_probe(
-    client: httpx.AsyncClient,
+    client: aiohttp.ClientSession,
 ) -> None:
     overflow = '{"error": {"message": "Requested tokens (3525) exceed context window of 512"}}'
     async with scripted_server(sse([]), status(400, overflow)) as server:
@@ -316,21 +325,21 @@ async def test_an_empty_stream_is_explained_by_a_non_streaming_probe(
 
 
 async def test_an_empty_stream_with_a_healthy_probe_is_unavailable(
-    client: httpx.AsyncClient,
+    client: aiohttp.ClientSession,
 ) -> None:
     async with scripted_server(sse([]), status(200, '{"choices": []}')) as server:
         with pytest.raises(Unavailable, match="without a reply"):
             await run(backend_for(client, server))
 
 
-async def test_an_error_event_mid_stream_is_unavailable(client: httpx.AsyncClient) -> None:
+async def test_an_error_event_mid_stream_is_unavailable(client: aiohttp.ClientSession) -> None:
     error = '{"error": {"message": "worker crashed"}}'
     async with scripted_server(sse([chunk("a"), error])) as server:
         with pytest.raises(Unavailable, match="reported an error"):
             await run(backend_for(client, server))
 
 
-async def test_a_non_sse_answer_is_unavailable(client: httpx.AsyncClient) -> None:
+async def test_a_non_sse_answer_is_unavailable(client: aiohttp.ClientSession) -> None:
     async with scripted_server(status(200, '{"choices": []}')) as server:
         with pytest.raises(Unavailable, match="event stream"):
             await run(backend_for(client, server))
@@ -365,3 +374,28 @@ async def test_forty_concurrent_streams_share_the_wired_client() -> None:
         results = await asyncio.gather(*(run(llm) for _ in range(streams)))
     assert all(len(events) == 6 for events in results)
     assert server.peak_connections == streams  # all streamed at once, none queued on the pool
+
+
+async def test_consecutive_and_overlapping_turns_reuse_pooled_connections() -> None:
+    """A reply read to its end gives its connection back: 3 waves of 16 concurrent turns
+    open 16 connections (httpx, keeping at most 8 of all its connections alive, opened 32)."""
+    upstream = FakeUpstream(UpstreamOptions(tokens=4))
+    connections = 0
+
+    async def counted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await upstream.serve_connection(reader, writer)
+
+    server = await asyncio.start_server(counted, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with new_llm_http_client(LlmSettings()) as shared:
+            llm = backend_for(shared, f"http://127.0.0.1:{port}/v1")
+            for _ in range(3):
+                results = await asyncio.gather(*(run(llm) for _ in range(16)))
+                assert all(isinstance(events[-1], Completion) for events in results)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert connections <= 16  # fewer when a turn ends before the last of a wave starts
