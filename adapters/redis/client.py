@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Iterable
+from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from domain.errors import Unavailable
 
@@ -16,6 +21,48 @@ logger = logging.getLogger("astra.redis")
 
 DEFAULT_MAX_CONNECTIONS = 200
 DEFAULT_POOL_TIMEOUT_SECONDS = 5.0
+
+
+class _SendDeadline:
+    """Enforces `socket_timeout` on sends with `asyncio.timeout`.
+
+    redis-py wraps every send in `asyncio.wait_for` when a socket timeout is set, which on
+    Python 3.11 starts a task per command; reads already use `asyncio.timeout`. This runs
+    the library's own send with the timeout lifted (so it writes directly) inside one
+    `asyncio.timeout`: the same deadline, no task. A send cut short disconnects, as the
+    library does for any interrupted send, and surfaces as its `TimeoutError` (retried by
+    the client's retry policy, as before).
+    """
+
+    socket_timeout: float | None
+
+    async def send_packed_command(
+        self, command: bytes | str | Iterable[bytes], check_health: bool = True
+    ) -> None:
+        timeout = self.socket_timeout
+        if not timeout:
+            await super().send_packed_command(command, check_health)  # type: ignore[misc]
+            return
+        self.socket_timeout = None
+        try:
+            async with asyncio.timeout(timeout):
+                await super().send_packed_command(command, check_health)  # type: ignore[misc]
+        except TimeoutError:
+            raise RedisTimeoutError("Timeout writing to socket") from None
+        finally:
+            self.socket_timeout = timeout
+
+
+_DEADLINE_CLASSES: dict[type[AbstractConnection], type[Any]] = {}
+
+
+def _with_send_deadline(connection_class: type[AbstractConnection]) -> type[Any]:
+    """The pool's connection class (plain, TLS or Unix socket) with `_SendDeadline`."""
+    if connection_class not in _DEADLINE_CLASSES:
+        _DEADLINE_CLASSES[connection_class] = type(
+            f"Deadline{connection_class.__name__}", (_SendDeadline, connection_class), {}
+        )
+    return _DEADLINE_CLASSES[connection_class]
 
 
 def create_redis(
@@ -43,6 +90,7 @@ def create_redis(
         retry=Retry(ExponentialBackoff(cap=0.2, base=0.05), retries=1),
         decode_responses=True,
     )
+    pool.connection_class = _with_send_deadline(pool.connection_class)
     # `from_pool`: the client owns the pool and disconnects it when closed.
     return Redis.from_pool(pool)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
@@ -13,15 +12,6 @@ from adapters.redis import create_redis
 from adapters.redis.concurrency import RedisConcurrencyLimiter
 from application.chat.ports import Lease
 from domain.errors import Unavailable
-
-
-@pytest.fixture
-async def client(redis_url: str) -> AsyncIterator[Redis]:
-    redis_client = create_redis(redis_url)
-    try:
-        yield redis_client
-    finally:
-        await redis_client.aclose()
 
 
 def new_key() -> str:

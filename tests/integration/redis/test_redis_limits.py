@@ -4,22 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
 
 from adapters.redis import RedisRateLimiter, create_redis, ping
 from domain.errors import Unavailable
-
-
-@pytest.fixture
-async def client(redis_url: str) -> AsyncIterator[Redis]:
-    redis_client = create_redis(redis_url)
-    try:
-        yield redis_client
-    finally:
-        await redis_client.aclose()
 
 
 def new_key() -> str:

@@ -49,15 +49,6 @@ async def replica_b(redis_url: str, redis_prefix: str) -> AsyncIterator[RedisTas
         await client.aclose()
 
 
-@pytest.fixture
-async def client(redis_url: str) -> AsyncIterator[Redis]:
-    redis_client = create_redis(redis_url)
-    try:
-        yield redis_client
-    finally:
-        await redis_client.aclose()
-
-
 def new_task(**overrides: str) -> RunningTask:
     values = {
         "task_id": secrets.token_hex(8),

@@ -22,24 +22,15 @@ from domain.errors import Unavailable
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = create_redis(redis_url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
-
-
 Parts = tuple[RedisTurnGate, RedisConcurrencyLimiter, RedisRateLimiter, RedisTaskRegistry]
 
 
 @pytest.fixture
-async def parts(redis: Redis, redis_prefix: str) -> AsyncIterator[Parts]:
-    leases = RedisConcurrencyLimiter(redis, redis_prefix)
-    rates = RedisRateLimiter(redis, redis_prefix)
-    async with RedisTaskRegistry.open(redis, redis_prefix) as tasks:
-        yield RedisTurnGate(redis, leases, rates, tasks), leases, rates, tasks
+async def parts(client: Redis, redis_prefix: str) -> AsyncIterator[Parts]:
+    leases = RedisConcurrencyLimiter(client, redis_prefix)
+    rates = RedisRateLimiter(client, redis_prefix)
+    async with RedisTaskRegistry.open(client, redis_prefix) as tasks:
+        yield RedisTurnGate(client, leases, rates, tasks), leases, rates, tasks
 
 
 def limits(user: str, tenant: str, *, slots: int = 1, rate_limit: int = 100) -> TurnLimits:
