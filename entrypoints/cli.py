@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from entrypoints.logs import configure_logging
+from entrypoints.preflight import StartupError, preflight
 from entrypoints.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
@@ -59,7 +60,9 @@ def _serve(args: argparse.Namespace) -> int:
 
     from entrypoints.supervisor import Supervisor
 
-    config = uvicorn_config(args, load_settings())  # fails fast, before workers start
+    settings = load_settings()
+    config = uvicorn_config(args, settings)  # fails fast, before workers start
+    preflight(settings)
     if config.workers > 1:
         Supervisor(config, sockets=[config.bind_socket()]).run()
         return 0
@@ -72,6 +75,7 @@ def _db_upgrade(_: argparse.Namespace) -> int:
     from adapters.sql.migrate import upgrade
 
     settings = load_settings()
+    preflight(settings)
     asyncio.run(upgrade(settings.database_url))
     logger.info("database upgraded")
     return 0
@@ -81,6 +85,7 @@ def _worker(_: argparse.Namespace) -> int:
     from entrypoints.worker import run_worker
 
     settings = load_settings()
+    preflight(settings)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -155,6 +160,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"astra: configuration error: {exc}", file=sys.stderr)
         return 2
+    except StartupError as exc:
+        print(f"astra: cannot start: {exc}", file=sys.stderr)
+        return 1
     return code
 
 

@@ -12,7 +12,21 @@ from opentelemetry import trace
 
 current_request_id: ContextVar[str] = ContextVar("astra_request_id", default="")
 
-_encoder = msgspec.json.Encoder()
+# What every LogRecord carries; anything else on a record came from `extra=` and is kept.
+# (uvicorn adds `color_message`, the message again with terminal colours.)
+_RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {
+    "message",
+    "asctime",
+    "color_message",
+}
+
+
+def _plain(value: object) -> object:
+    """What msgspec cannot encode is logged as its `str`."""
+    return str(value)
+
+
+_encoder = msgspec.json.Encoder(enc_hook=_plain)
 
 
 class JsonFormatter(logging.Formatter):
@@ -30,6 +44,9 @@ class JsonFormatter(logging.Formatter):
         if context.is_valid:
             entry["trace_id"] = f"{context.trace_id:032x}"
             entry["span_id"] = f"{context.span_id:016x}"
+        for name, value in vars(record).items():
+            if name not in _RECORD_FIELDS and name not in entry:
+                entry[name] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return _encoder.encode(entry).decode()
@@ -43,5 +60,6 @@ def configure_logging(level: str = "INFO") -> None:
     root.setLevel(level)
     # httpx logs every request at INFO: one line per LLM call is noise (the trace has it) and
     # costs measurable CPU on the chat path; its warnings still come through.
-    for noisy in ("httpx", "httpcore"):
+    # alembic announces each of its plugins at INFO on every start.
+    for noisy in ("httpx", "httpcore", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -13,6 +13,8 @@ from typing import Literal, TypeVar
 from sqlalchemy.engine import make_url
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./astra.db"
+# The async drivers Astra ships with; `postgres://` or `postgresql://` alone pick none.
+DATABASE_DRIVERS = ("postgresql+asyncpg", "sqlite+aiosqlite")
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 MIN_SECRET_LENGTH = 32
 DEFAULT_EMAIL_FROM = "Astra <no-reply@astra.local>"
@@ -272,9 +274,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 def validate(settings: Settings) -> None:
     """Refuse settings that cannot work; production refuses default or short secrets."""
     try:
-        make_url(settings.database_url)
+        driver = make_url(settings.database_url).drivername
     except Exception:
         raise SettingsError("ASTRA_DATABASE_URL is not a valid SQLAlchemy URL") from None
+    if driver not in DATABASE_DRIVERS:
+        # The scheme only: the rest of the URL may carry a password.
+        raise SettingsError(
+            f"ASTRA_DATABASE_URL must start with postgresql+asyncpg:// or "
+            f"sqlite+aiosqlite:/// (it starts with {driver}://)"
+        )
     if settings.redis_url and not settings.redis_url.startswith(("redis://", "rediss://")):
         raise SettingsError("ASTRA_REDIS_URL must start with redis:// or rediss://")
     if settings.jwt_secret and len(settings.jwt_secret) < MIN_SECRET_LENGTH:
