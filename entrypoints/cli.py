@@ -128,6 +128,14 @@ def _stripe_sync(_: argparse.Namespace) -> int:
     return 0
 
 
+def _config(_: argparse.Namespace) -> int:
+    from entrypoints.settings import describe_settings
+
+    for name, value in describe_settings(load_settings()):
+        print(f"{name} = {value}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="astra", description="Astra API service")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -143,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands.add_parser("upgrade", help="apply migrations").set_defaults(handler=_db_upgrade)
 
     commands.add_parser("worker", help="run background jobs").set_defaults(handler=_worker)
+    commands.add_parser(
+        "config", help="print the effective settings (secrets masked)"
+    ).set_defaults(handler=_config)
 
     stripe_parser = commands.add_parser("stripe", help="Stripe maintenance")
     stripe_commands = stripe_parser.add_subparsers(dest="stripe_command", required=True)

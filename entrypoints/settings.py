@@ -6,9 +6,10 @@ import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Literal, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy.engine import make_url
 
@@ -334,6 +335,48 @@ def validate(settings: Settings) -> None:
             raise SettingsError(
                 "production mode needs ASTRA_ENCRYPTION_KEYS (no generated default)"
             )
+
+
+MASK = "******"
+
+
+def describe_settings(settings: object, prefix: str = "") -> list[tuple[str, str]]:
+    """Every effective setting as (dotted name, shown value), for `astra config`.
+
+    A field declared with `repr=False` is a secret: shown as `******` when set, empty when
+    not, never its value.
+    """
+    shown: list[tuple[str, str]] = []
+    for spec in fields(settings):  # type: ignore[arg-type]
+        name = f"{prefix}{spec.name}"
+        value = getattr(settings, spec.name)
+        if is_dataclass(value):
+            shown += describe_settings(value, f"{name}.")
+        elif isinstance(value, Mapping):
+            for key in sorted(value):
+                item = value[key]
+                if is_dataclass(item):
+                    shown += describe_settings(item, f"{name}.{key}.")
+                else:
+                    shown.append((f"{name}.{key}", str(item)))
+        elif not spec.repr:
+            shown.append((name, MASK if value else ""))
+        elif isinstance(value, tuple):
+            shown.append((name, ",".join(str(v) for v in value)))
+        else:
+            shown.append((name, _without_password(str(value))))
+    return shown
+
+
+def _without_password(value: str) -> str:
+    """A URL's password masked (database and Redis URLs may carry one)."""
+    if "://" not in value or "@" not in value:
+        return value
+    parts = urlsplit(value)
+    if not parts.password:
+        return value
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:{MASK}@{host}"))
 
 
 def _validate_oauth_client(provider: str, client: OAuthProviderSettings) -> None:

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from entrypoints.cli import main
 from entrypoints.settings import (
     SettingsError,
+    describe_settings,
     load_settings,
     resolve_encryption_keys,
     resolve_jwt_secret,
@@ -122,3 +124,40 @@ def test_development_secret_is_generated_once_per_data_directory(tmp_path: Path)
     assert resolve_encryption_keys(settings) == keys
     assert len(keys) == 1
     assert keys[0] != first
+
+
+def test_astra_config_masks_every_secret(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = {
+        "ASTRA_DATABASE_URL": "postgresql+asyncpg://astra:db-password-1@db:5432/astra",
+        "ASTRA_REDIS_URL": "redis://:redis-password-2@cache:6379/0",
+        "ASTRA_JWT_SECRET": STRONG,
+        "ASTRA_ENCRYPTION_KEYS": f"{STRONG}-sealing",
+        "ASTRA_STRIPE_API_KEY": "sk_test_stripe-secret-3",
+        "ASTRA_SMTP_PASSWORD": "smtp-password-4",
+        "ASTRA_OAUTH_GOOGLE_CLIENT_ID": "google-id",
+        "ASTRA_OAUTH_GOOGLE_CLIENT_SECRET": "google-secret-5",
+        "ASTRA_TRIAL_DAYS": "21",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert main(["config"]) == 0
+    text = capsys.readouterr().out
+    shown = dict(line.split(" = ", 1) for line in text.splitlines())
+    assert list(shown.items()) == describe_settings(load_settings())
+    for secret in (
+        STRONG,
+        "db-password-1",
+        "redis-password-2",
+        "stripe-secret-3",
+        "smtp-password-4",
+        "google-secret-5",
+    ):
+        assert secret not in text, secret
+    assert shown["database_url"] == "postgresql+asyncpg://astra:******@db:5432/astra"
+    assert shown["redis_url"] == "redis://:******@cache:6379/0"
+    assert (shown["jwt_secret"], shown["stripe.api_key"], shown["smtp.password"]) == ("******",) * 3
+    assert shown["oauth.google.client_id"] == "google-id"
+    assert shown["trial_days"] == "21"
+    assert shown["stripe.webhook_secret"] == ""  # unset secrets show as empty, not masked
