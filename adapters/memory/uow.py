@@ -631,6 +631,10 @@ class InMemoryUnitOfWorkFactory(UnitOfWorkFactory):
     def __call__(self) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(self.store)
 
+    def reading(self) -> InMemoryUnitOfWork:
+        # Reads of the committed store; nothing here can write without `commit`.
+        return InMemoryUnitOfWork(self.store)
+
 
 class InMemoryAccountReader(AccountReader):
     """Reads committed users of an `InMemoryStore`."""

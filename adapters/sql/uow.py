@@ -75,12 +75,14 @@ class SqlUnitOfWork(UnitOfWork):
         on_users_commit: Callable[[set[str]], None] | None = None,
         on_agents_commit: Callable[[set[str]], None] | None = None,
         now: Callable[[], datetime] = _utc_now,
+        read_only: bool = False,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._on_outbox_commit = on_outbox_commit
         self._on_users_commit = on_users_commit
         self._on_agents_commit = on_agents_commit
         self._now = now
+        self._read_only = read_only
         self._session: AsyncSession | None = None
         self._agent_writes = TenantWrites()
 
@@ -138,6 +140,8 @@ class SqlUnitOfWork(UnitOfWork):
     async def commit(self) -> None:
         if self._session is None:
             raise RuntimeError("commit outside of `async with`")
+        if self._read_only:
+            raise RuntimeError("a reading unit of work cannot commit")
         await self._commit(self._session)
         changed, self.users.changed = self.users.changed, set()
         if changed and self._on_users_commit is not None:
@@ -176,6 +180,14 @@ class SqlUnitOfWorkFactory(UnitOfWorkFactory):
         self._on_users_commit = on_users_commit
         self._on_agents_commit = on_agents_commit
         self._now = now
+        # The same engine and pool in autocommit: a SELECT goes alone, with no BEGIN before
+        # it and no ROLLBACK after (two round trips of three for a one-read check).
+        engine = sessionmaker.kw["bind"]
+        self._reading_sessionmaker = async_sessionmaker(
+            engine.execution_options(isolation_level="AUTOCOMMIT"),
+            expire_on_commit=False,
+            autoflush=False,
+        )
 
     def __call__(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(
@@ -185,3 +197,6 @@ class SqlUnitOfWorkFactory(UnitOfWorkFactory):
             on_agents_commit=self._on_agents_commit,
             now=self._now,
         )
+
+    def reading(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self._reading_sessionmaker, now=self._now, read_only=True)

@@ -104,7 +104,8 @@ class SendChatMessage:
         check_idempotency_key(request.idempotency_key)
         key = request.idempotency_key
         request_fingerprint = fingerprint(request) if key else ""
-        async with self._uow() as uow:
+        # Reads only, none needing a snapshot shared with the others: no transaction.
+        async with self._uow.reading() as uow:
             tenant_id = await _own_tenant(uow, request)
             profile = await self._agents.profile(tenant_id, request.agent_id)
             if profile is None:
@@ -121,7 +122,7 @@ class SendChatMessage:
             return await self._replay(stored)
         turn = await self._begin(request, tenant_id, profile, request_fingerprint, history)
         if turn is None:  # lost an idempotency race: the winner's reply is the answer
-            async with self._uow() as uow:
+            async with self._uow.reading() as uow:
                 stored = await stored_attempt(uow, tenant_id, key, request_fingerprint)
             if stored is None:  # pragma: no cover - the winner committed before we lost
                 raise ResourceExhausted("retry later", retry_after=PENDING_RETRY_AFTER)

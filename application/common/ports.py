@@ -167,3 +167,9 @@ class UnitOfWork(Protocol):
 
 class UnitOfWorkFactory(Protocol):
     def __call__(self) -> UnitOfWork: ...
+
+    def reading(self) -> UnitOfWork:
+        """A unit of work for reads only: each statement sees what is committed when it
+        runs, with no transaction around them (no BEGIN/ROLLBACK round trips). `commit`
+        is refused. For checks whose reads need no common snapshot."""
+        ...

@@ -196,7 +196,7 @@ class AuthenticateApiKey:
         return Caller.api_key(found.tenant_id, key_id, found.scopes)
 
     async def _load(self, key_id: str) -> ApiKeyCredential | None:
-        async with self._uow() as uow:
+        async with self._uow.reading() as uow:
             key = await uow.api_keys.get(key_id)
         if key is None:
             return None

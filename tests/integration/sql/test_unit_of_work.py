@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.sql.engine import create_engine, create_sessionmaker
@@ -150,3 +151,36 @@ async def test_committed_user_changes_are_announced_and_rolled_back_ones_are_not
         await uow.users.delete(user.id)
         await uow.commit()
     assert announced == [{user.id}, {user.id}]
+
+
+async def test_a_reading_unit_of_work_sees_commits_and_cannot_commit(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    user = make_user()
+    async with uow_factory() as uow:
+        await uow.users.add(user)
+        await uow.commit()
+    async with uow_factory.reading() as reading:
+        found = await reading.users.get(user.id)
+        assert found is not None
+        assert found.email == user.email
+        with pytest.raises(RuntimeError, match="cannot commit"):
+            await reading.commit()
+
+
+async def test_a_reading_unit_of_work_runs_no_transaction_on_postgresql(
+    migrated_database_url: str,
+) -> None:
+    """In a transaction block `now()` stands still; without one each statement has its own."""
+    engine = create_engine(migrated_database_url, pool_size=1)
+    factory = SqlUnitOfWorkFactory(create_sessionmaker(engine))
+    clock = text("SELECT now(), pg_sleep(0.002)")
+    try:
+        async with factory() as uow:
+            inside = [(await uow._session.execute(clock)).one()[0] for _ in range(2)]  # type: ignore[union-attr]
+        async with factory.reading() as reading:
+            alone = [(await reading._session.execute(clock)).one()[0] for _ in range(2)]  # type: ignore[union-attr]
+    finally:
+        await engine.dispose()
+    assert inside[0] == inside[1]
+    assert alone[0] < alone[1]

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from adapters.memory.uow import InMemoryUnitOfWork
+from adapters.memory.uow import InMemoryUnitOfWork, InMemoryUnitOfWorkFactory
 from application.common.caller import CredentialKind
 from application.tenancy.api_key_commands import DeleteApiKeyCommand, ListApiKeysCommand
 from application.tenancy.api_keys import AuthenticateApiKey
@@ -142,13 +142,20 @@ class BrokenTouchUnitOfWork(InMemoryUnitOfWork):
         raise RuntimeError("database went away")
 
 
+class BrokenTouchFactory(InMemoryUnitOfWorkFactory):
+    """Reads work; every write fails at its commit."""
+
+    def __call__(self) -> InMemoryUnitOfWork:
+        return BrokenTouchUnitOfWork(self.store)
+
+
 async def test_a_failed_last_used_write_is_logged_and_does_not_fail_the_request(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     kit, owner, _ = await owner_kit()
     created = await kit.new_key(owner)
     authenticate = AuthenticateApiKey(
-        lambda: BrokenTouchUnitOfWork(kit.store), kit.hasher, kit.cache, kit.clock
+        BrokenTouchFactory(kit.store), kit.hasher, kit.cache, kit.clock
     )
 
     with caplog.at_level(logging.ERROR, logger="astra"):
