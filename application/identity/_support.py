@@ -17,7 +17,9 @@ from application.common.ports import (
 from application.identity.commands import IdentityPolicy
 from application.identity.ports import SessionRevocations
 from domain.errors import ResourceExhausted
-from domain.identity.models import CHALLENGE_LIFETIME, Challenge, ChallengePurpose, Session
+from domain.identity.models import CHALLENGE_LIFETIME, Challenge, ChallengePurpose, Session, User
+from domain.identity.rules import default_name_for
+from domain.tenancy.models import Membership, Role, Tenant, default_tenant_name
 
 CODE_DIGITS = 6
 MINUTE = 60
@@ -152,3 +154,35 @@ async def revoke_sessions_of(
 
 def page_url(base: str, path: str, query: str) -> str:
     return f"{base.rstrip('/')}{path}?{query}"
+
+
+async def add_account(
+    uow: UnitOfWork,
+    ids: IdGenerator,
+    email: str,
+    now: datetime,
+    *,
+    email_verified: bool,
+    is_initialized: bool,
+    auth_providers: list[str] | None = None,
+) -> User:
+    """A new account and the tenant it owns (named after it), inside `uow`; the caller
+    commits. Every way of signing up makes its account here."""
+    user = User(
+        id=ids.new_id(),
+        email=email,
+        name=default_name_for(email),
+        created_at=now,
+        updated_at=now,
+        email_verified=email_verified,
+        is_initialized=is_initialized,
+    )
+    tenant = Tenant(
+        id=ids.new_id(), name=default_tenant_name(user.name), created_at=now, updated_at=now
+    )
+    user.current_tenant_id = tenant.id
+    user.auth_providers = list(auth_providers or [])
+    await uow.tenants.add(tenant)
+    await uow.users.add(user)
+    await uow.memberships.add(Membership(tenant.id, user.id, Role.OWNER, now))
+    return user

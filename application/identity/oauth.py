@@ -21,7 +21,7 @@ from application.common.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
-from application.identity._support import open_session
+from application.identity._support import add_account, open_session
 from application.identity.ports import ProviderGrant, TokenIssuer, VerifiedIdentity
 from application.identity.wati import WatiLinks
 from domain.errors import AstraError, ErrorCode, PermissionDenied, Unauthenticated
@@ -33,8 +33,7 @@ from domain.identity.oauth import (
     OAuthLink,
     known_provider,
 )
-from domain.identity.rules import default_name_for, normalize_email
-from domain.tenancy.models import Membership, Role, Tenant, default_tenant_name
+from domain.identity.rules import normalize_email
 
 # StatusCode names (contract §1.6) for `error_code` fields and `?error=` redirects.
 STATUS_CODE_NAMES = {
@@ -81,23 +80,15 @@ async def sign_in_identity(
         raise PermissionDenied(UNVERIFIED_CONFLICT)
     is_new = user is None
     if user is None:
-        user = User(
-            id=ids.new_id(),
-            email=email,
-            name=default_name_for(email),
-            created_at=now,
-            updated_at=now,
+        user = await add_account(
+            uow,
+            ids,
+            email,
+            now,
             email_verified=identity.email_verified,
             is_initialized=True,
+            auth_providers=[identity.provider],
         )
-        tenant = Tenant(
-            id=ids.new_id(), name=default_tenant_name(user.name), created_at=now, updated_at=now
-        )
-        user.current_tenant_id = tenant.id
-        user.auth_providers = [identity.provider]
-        await uow.tenants.add(tenant)
-        await uow.users.add(user)
-        await uow.memberships.add(Membership(tenant.id, user.id, Role.OWNER, now))
     elif identity.provider not in user.auth_providers:
         user.auth_providers = [*user.auth_providers, identity.provider]
         user.updated_at = now

@@ -13,6 +13,7 @@ from application.common.ports import (
     UnitOfWorkFactory,
 )
 from application.identity._support import (
+    add_account,
     create_code_challenge,
     open_session,
     page_url,
@@ -28,14 +29,12 @@ from application.identity.commands import (
 )
 from application.identity.ports import PasswordHasher, TokenIssuer
 from domain.errors import AlreadyExists, InvalidArgument, Unauthenticated
-from domain.identity.models import CHALLENGE_MAX_ATTEMPTS, ChallengePurpose, User
+from domain.identity.models import CHALLENGE_MAX_ATTEMPTS, ChallengePurpose
 from domain.identity.rules import (
     check_password,
     clean_timezone,
-    default_name_for,
     normalize_email,
 )
-from domain.tenancy.models import Membership, Role, Tenant, default_tenant_name
 
 
 class StartRegistration:
@@ -139,25 +138,9 @@ class VerifyRegistration:
             if await uow.users.get_by_email(email) is not None:
                 raise AlreadyExists("email already registered")
 
-            user = User(
-                id=self._ids.new_id(),
-                email=email,
-                name=default_name_for(email),
-                created_at=now,
-                updated_at=now,
-                email_verified=True,
-                is_initialized=False,
+            user = await add_account(
+                uow, self._ids, email, now, email_verified=True, is_initialized=False
             )
-            tenant = Tenant(
-                id=self._ids.new_id(),
-                name=default_tenant_name(user.name),
-                created_at=now,
-                updated_at=now,
-            )
-            user.current_tenant_id = tenant.id
-            await uow.tenants.add(tenant)
-            await uow.users.add(user)
-            await uow.memberships.add(Membership(tenant.id, user.id, Role.OWNER, now))
             session = await open_session(uow, self._ids, user.id, now)
             await uow.commit()
         return SignedIn(self._tokens.issue(user.id, session.id), is_initialized=False)
