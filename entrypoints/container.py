@@ -165,6 +165,15 @@ async def build_container(
             on_agents_commit=agent_reader.invalidate,
             now=clock.now,
         )
+        allowances = uow.allowances
+        if allowances is not None:
+
+            async def give_back_allowances() -> None:
+                # Before the engine closes (the stack unwinds backwards): hand back credits
+                # this process drew and no longer needs, rather than leave them to the sweep.
+                await allowances.close_idle(clock.now())
+
+            stack.push_async_callback(give_back_allowances)
         storage = LocalObjectStorage(
             settings.data_dir / "media", public_base_url=f"{settings.public_url}/media"
         )

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from adapters.sql.agents.repositories import (
     SqlAgentConfigRepository,
@@ -17,6 +17,7 @@ from adapters.sql.agents.repositories import (
     SqlLeadRepository,
     TenantWrites,
 )
+from adapters.sql.billing.allowances import CreditAllowances
 from adapters.sql.billing.catalog import SqlPlanRepository, SqlSubscriptionRepository
 from adapters.sql.billing.ledger import SqlLedgerRepository
 from adapters.sql.billing.payments import SqlPaymentRepository
@@ -76,8 +77,10 @@ class SqlUnitOfWork(UnitOfWork):
         on_agents_commit: Callable[[set[str]], None] | None = None,
         now: Callable[[], datetime] = _utc_now,
         read_only: bool = False,
+        allowances: CreditAllowances | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
+        self._allowances = allowances
         self._on_outbox_commit = on_outbox_commit
         self._on_users_commit = on_users_commit
         self._on_agents_commit = on_agents_commit
@@ -98,7 +101,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.memberships = SqlMembershipRepository(session)
         self.invitations = SqlInvitationRepository(session)
         self.api_keys = SqlApiKeyRepository(session)
-        self.ledger = SqlLedgerRepository(session)
+        self.ledger = SqlLedgerRepository(session, self._allowances)
         self.plans = SqlPlanRepository(session)
         self.subscriptions = SqlSubscriptionRepository(session)
         self.payments = SqlPaymentRepository(session)
@@ -109,7 +112,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.intentions = SqlIntentionRepository(session, self._agent_writes)
         self.leads = SqlLeadRepository(session)
         self.conversations = SqlConversationRepository(session)
-        self.messages = SqlMessageRepository(session)
+        self.messages = SqlMessageRepository(session, self._allowances)
         self.outbox = SqlOutbox(session, self._now)
         return self
 
@@ -180,9 +183,13 @@ class SqlUnitOfWorkFactory(UnitOfWorkFactory):
         self._on_users_commit = on_users_commit
         self._on_agents_commit = on_agents_commit
         self._now = now
+        engine = sessionmaker.kw["bind"]
+        # One per engine, so per process: this process's credit allowances (PostgreSQL).
+        self.allowances: CreditAllowances | None = None
+        if isinstance(engine, AsyncEngine) and engine.dialect.name == "postgresql":
+            self.allowances = CreditAllowances(engine)
         # The same engine and pool in autocommit: a SELECT goes alone, with no BEGIN before
         # it and no ROLLBACK after (two round trips of three for a one-read check).
-        engine = sessionmaker.kw["bind"]
         self._reading_sessionmaker = async_sessionmaker(
             engine.execution_options(isolation_level="AUTOCOMMIT"),
             expire_on_commit=False,
@@ -196,7 +203,10 @@ class SqlUnitOfWorkFactory(UnitOfWorkFactory):
             on_users_commit=self._on_users_commit,
             on_agents_commit=self._on_agents_commit,
             now=self._now,
+            allowances=self.allowances,
         )
 
     def reading(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._reading_sessionmaker, now=self._now, read_only=True)
+        return SqlUnitOfWork(
+            self._reading_sessionmaker, now=self._now, read_only=True, allowances=self.allowances
+        )

@@ -157,6 +157,15 @@ class CreditLedger:
         await self._ensure_due(uow, tenant_id, now)
         return await uow.ledger.balance(tenant_id, now)
 
+    async def close_lapsed_allowances(self, now: datetime, limit: int) -> int:
+        """Give back what credit allowances left behind by their process (it died, or went
+        idle) hold unspent, once past their deadline; returns how many were closed."""
+        async with self._uow() as uow:
+            atomic = uow.ledger.atomic()
+        if atomic is None:
+            return 0
+        return await atomic.close_lapsed_allowances(now, limit)
+
     async def usage_by_agent(
         self, tenant_id: str, since: datetime, until: datetime
     ) -> dict[str, int]:

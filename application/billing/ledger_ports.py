@@ -50,6 +50,12 @@ class AtomicLedgerOperations(Protocol):
         """Release a RESERVED reservation, giving everything back; None when none matched."""
         ...
 
+    async def close_lapsed_allowances(self, now: datetime, limit: int) -> int:
+        """Close up to `limit` credit allowances past their deadline whose charges have all
+        ended, whichever process drew them (their unspent credits go back to the grants);
+        returns how many were closed. Storage without allowances closes none."""
+        ...
+
 
 class LedgerRepository(Protocol):
     """Credit grants and reservations of every tenant, inside one unit of work.

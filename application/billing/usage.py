@@ -75,9 +75,10 @@ class GetTenantCurrentUsage:
             specs = due_grant_specs(subscription, plan, now)
             await ensure_grants(uow, self._ids, tenant_id, specs, now)
             grants = await uow.ledger.active_grants(tenant_id, now)
+            # Not the grants' `remaining`: credits drawn into allowances are unused too.
+            left = await uow.ledger.balance(tenant_id, now)
             await uow.commit()
         granted = sum(grant.amount for grant in grants)
-        left = sum(grant.remaining for grant in grants)
         expires = specs[0].expires_at if specs else subscription.credit_period(now).end
         agent_count = await self._agents.count(tenant_id)
         lines = [

@@ -1,5 +1,7 @@
 """Recovery: end the chat turns nobody is running any more, so no credit is held forever.
 
+It also closes credit allowances whose process no longer uses them (docs/ledger.md).
+
 A turn's process can die between storing the turn and ending it (SIGKILL, a crash, a database
 that stayed down past the end-of-turn retries). Its reply then stays `pending` and its credits
 `RESERVED`. Past the turn's deadline, and when no replica has the task registered, recovery
@@ -101,6 +103,9 @@ class RecoverStaleTurns:
                 ended += await self._end_reply(message, hold, now)
             else:
                 ended += await self._end_hold(hold, message, now)
+        # After the holds: an allowance closes only once every charge from it has ended. Not
+        # counted: they are neither turns nor holds (the next round closes any left over).
+        await self._ledger.close_lapsed_allowances(now, self._batch)
         return ended
 
     async def _end_reply(self, pending: Message, hold: Reservation | None, now: datetime) -> int:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Table, bindparam, case, func, select, update
+from sqlalchemy import ColumnElement, Select, Table, bindparam, case, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from adapters.sql.billing.allowances import OTHERS_FREE_SQL, CreditAllowances
 from adapters.sql.billing.ledger_atomic import PostgresAtomicLedger
 from adapters.sql.billing.ledger_records import (
     CreditGrantRecord,
@@ -31,15 +32,18 @@ _RESERVED = ReservationStatus.RESERVED.value
 
 
 class SqlLedgerRepository(LedgerRepository):
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, allowances: CreditAllowances | None = None) -> None:
         self._session = session
+        self._allowances = allowances
 
     def atomic(self, *, in_transaction: bool = False) -> AtomicLedgerOperations | None:
         # SQLite's single writer already serializes the generic steps; only PostgreSQL has
         # (and needs) the one-statement path.
         bind = self._session.bind
         if isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql":
-            return PostgresAtomicLedger(self._session if in_transaction else bind)
+            if in_transaction:
+                return PostgresAtomicLedger(self._session)
+            return PostgresAtomicLedger(bind, self._allowances)
         return None
 
     @translate_unavailable
@@ -164,7 +168,12 @@ class SqlLedgerRepository(LedgerRepository):
     async def expired_holds(self, now: datetime, limit: int) -> list[Reservation]:
         rows = await self._session.execute(
             select(_RESERVATIONS)
-            .where(_RESERVATIONS.c.status == _RESERVED, _RESERVATIONS.c.expires_at < now)
+            .where(
+                _RESERVATIONS.c.status == _RESERVED,
+                _RESERVATIONS.c.expires_at < now,
+                # Allowances are not charges: the sweep closes them (`allowances.py`).
+                _RESERVATIONS.c.kind == "charge",
+            )
             .order_by(_RESERVATIONS.c.expires_at, _RESERVATIONS.c.key)
             .limit(limit)
         )
@@ -190,17 +199,28 @@ class SqlLedgerRepository(LedgerRepository):
 
     @translate_unavailable
     async def balance(self, tenant_id: str, now: datetime) -> int:
-        total = await self._session.scalar(_BALANCE, {"b_tenant_id": tenant_id, "b_now": now})
-        return int(total or 0)
+        params: dict[str, Any] = {"b_tenant_id": tenant_id, "b_now": now}
+        if self._allowances is None:
+            return int(await self._session.scalar(_BALANCE, params) or 0)
+        own = self._allowances.own(tenant_id)
+        params["own_allowances"] = [allowance.key for allowance in own]
+        total = int(await self._session.scalar(_BALANCE_WITH_ALLOWANCES, params) or 0)
+        return total + self._allowances.free_of(own)
 
 
 # Read at the end of every chat turn: built once, with bind parameters.
-_BALANCE = select(func.coalesce(func.sum(_GRANTS.c.remaining), 0)).where(
+_USABLE_GRANTS = (
     _GRANTS.c.tenant_id == bindparam("b_tenant_id"),
     _GRANTS.c.starts_at <= bindparam("b_now"),
     _GRANTS.c.expires_at > bindparam("b_now"),
     _GRANTS.c.remaining > 0,
 )
+_BALANCE = select(func.coalesce(func.sum(_GRANTS.c.remaining), 0)).where(*_USABLE_GRANTS)
+# PostgreSQL: credits still free in open allowances are usable too (`allowances.py`).
+_BALANCE_WITH_ALLOWANCES = select(
+    func.coalesce(func.sum(_GRANTS.c.remaining), 0)
+    + text(OTHERS_FREE_SQL.format(tenant=":b_tenant_id"))
+).where(*_USABLE_GRANTS)
 
 
 def _active_conditions(tenant_id: str, now: datetime) -> tuple[ColumnElement[bool], ...]:

@@ -10,7 +10,9 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from adapters.sql.billing.allowances import INSERT_FROM_ALLOWANCE, CreditAllowances
 from adapters.sql.billing.ledger_records import reservation_to_domain
+from adapters.sql.billing.ledger_sql import INSERT_RESERVATION, RESERVE_CTES, RESOLVE_CTES
 from adapters.sql.errors import translate_unavailable
 from application.billing.ledger_ports import AtomicLedgerOperations
 from domain.billing.ledger import Reservation
@@ -18,97 +20,33 @@ from domain.errors import AlreadyExists
 
 _UNIQUE_VIOLATION = "23505"
 
-# Lock the usable grants in consumption order (as the generic path does), allocate `:n`
-# earliest expiry first from the values read under the lock, take only if they cover `:n`,
-# and insert the reservation with its allocations in the same order.
-# The new `remaining` is computed from the locked value, not from `g.remaining`: after a
-# lock wait the UPDATE first builds its row from the statement's older snapshot and checks
-# the CHECK constraint on it before it re-reads the row, so `g.remaining - take` could fail
-# `remaining >= 0` spuriously under contention. The locked value is the current one.
-# The CTEs and the insert are shared with the chat turn statement
-# (`adapters/sql/chat/turn_statements.py`), which adds its own writes after them.
-RESERVE_CTES = """
-WITH usable AS (
-  SELECT id, remaining, expires_at, starts_at FROM credit_grants
-  WHERE tenant_id = :tenant_id AND starts_at <= :now AND expires_at > :now AND remaining > 0
-  ORDER BY expires_at, starts_at, id
-  FOR UPDATE),
-ranked AS (
-  SELECT id, remaining, expires_at, starts_at,
-    coalesce(sum(remaining) OVER (ORDER BY expires_at, starts_at, id
-      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
-  FROM usable),
-alloc AS (
-  SELECT id, remaining, least(remaining, :n - before) AS take, expires_at, starts_at
-  FROM ranked WHERE before < :n),
-enough AS (SELECT 1 FROM alloc HAVING sum(take) = :n),
-taken AS (
-  UPDATE credit_grants g SET remaining = a.remaining - a.take FROM alloc a
-  WHERE g.id = a.id AND EXISTS (SELECT 1 FROM enough)
-  RETURNING g.id)"""
-
-# Reading `taken` makes the grant updates (and their locks) come first.
-INSERT_RESERVATION = """
-INSERT INTO credit_reservations
-  (key, tenant_id, agent_id, amount, status, settled_amount, allocations, reason,
-   created_at, resolved_at, expires_at)
-SELECT :key, :tenant_id, :agent_id, :n, 'RESERVED', 0,
-  (SELECT jsonb_agg(jsonb_build_array(id, take) ORDER BY expires_at, starts_at, id)
-   FROM alloc),
-  '', :now, NULL, :hold_until
-WHERE EXISTS (SELECT 1 FROM enough) AND (SELECT count(*) FROM taken) >= 0
-"""
-
 _RESERVE = text(RESERVE_CTES + "\n" + INSERT_RESERVATION + "RETURNING *\n")
 
-# Resolve the reservation first (its row lock decides a settle/release race), then return
-# the unspent part latest expiry first, as `domain.billing.ledger.split_returns` does.
-# The grant rows are locked first in consumption order, the order `_RESERVE` locks them in:
-# an UPDATE … FROM locks in whatever order its join plan yields, so a give-back and a
-# reserve crossing two grants could deadlock. The new `remaining` comes from the locked
-# (current) value for the same reason as in `_RESERVE` (`remaining <= amount` this time).
-# Shared with the chat turn statement, which writes the reply after the give-back.
-RESOLVE_CTES = """
-WITH r AS (
-  UPDATE credit_reservations
-  SET status = :status, settled_amount = :spend, resolved_at = :now
-  WHERE key = :key AND status = 'RESERVED' AND amount >= :spend
-  RETURNING *),
-back AS (
-  SELECT (a->>0) AS id, (a->>1)::bigint AS amount, ord, r.amount AS total
-  FROM r, jsonb_array_elements(r.allocations) WITH ORDINALITY AS x(a, ord)),
-ret AS (
-  SELECT id, least(amount, greatest(0, total - :spend - coalesce(sum(amount)
-    OVER (ORDER BY ord DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0))) AS give
-  FROM back),
-locked AS (
-  SELECT g.id, g.remaining FROM credit_grants g
-  WHERE g.id IN (SELECT id FROM ret WHERE give > 0)
-  ORDER BY g.expires_at, g.starts_at, g.id
-  FOR UPDATE),
-given AS (
-  UPDATE credit_grants g SET remaining = l.remaining + ret.give
-  FROM ret JOIN locked l ON l.id = ret.id
-  WHERE g.id = ret.id AND ret.give > 0
-  RETURNING g.id, g.remaining)"""
-
 _RESOLVE = text(RESOLVE_CTES + "\nSELECT * FROM r\n")
+
+_RESERVE_FROM_ALLOWANCE = text(INSERT_FROM_ALLOWANCE + "RETURNING *\n")
 
 
 class PostgresAtomicLedger(AtomicLedgerOperations):
     """Runs each statement in one of two places.
 
-    - On an engine: a pool connection in autocommit — one round trip, and the grant row lock
-      ends inside the server with the statement, not a client round trip later.
+    - On an engine: a pool connection in autocommit — one round trip. With the process's
+      `CreditAllowances`, a tenant with credits to spare is charged from an allowance: the
+      turn writes only its own row. Otherwise the grant row locks end inside the server
+      with the statement, not a client round trip later.
     - On a session: inside that unit of work, so a chat turn reserves, settles or releases in
       the transaction that also writes its messages (one commit instead of two). The grant
       rows then stay locked until that transaction ends, so the caller keeps it short.
       Nothing here can abort it on a duplicate except a reservation key already used, which
-      a fresh key (a new message id) never is.
+      a fresh key (a new message id) never is. No allowance is drawn from there: its
+      bookkeeping cannot follow a rollback it does not see.
     """
 
-    def __init__(self, bind: AsyncEngine | AsyncSession) -> None:
+    def __init__(
+        self, bind: AsyncEngine | AsyncSession, allowances: CreditAllowances | None = None
+    ) -> None:
         self._bind = bind
+        self._allowances = allowances if isinstance(bind, AsyncEngine) else None
 
     async def _run(self, statement: TextClause, params: dict[str, Any]) -> Row[Any] | None:
         if isinstance(self._bind, AsyncSession):
@@ -128,13 +66,27 @@ class PostgresAtomicLedger(AtomicLedgerOperations):
         hold_until: datetime,
     ) -> Reservation | None:
         params = {"tenant_id": tenant_id, "n": amount, "key": key, "agent_id": agent_id}
+        params.update(now=now, hold_until=hold_until)
+        allowances = self._allowances
+        allowance = None
+        if allowances is not None:
+            allowance = await allowances.take(tenant_id, key, amount, now)
+        if allowances is None or allowance is None:
+            row = await self._insert(_RESERVE, params)
+        else:
+            write = self._insert(_RESERVE_FROM_ALLOWANCE, params, allowance)
+            row = await allowances.spend(allowance, key, amount, write)
+        return reservation_to_domain(row) if row is not None else None
+
+    async def _insert(
+        self, statement: TextClause, params: dict[str, Any], allowance: str | None = None
+    ) -> Row[Any] | None:
         try:
-            row = await self._run(_RESERVE, {**params, "now": now, "hold_until": hold_until})
+            return await self._run(statement, {**params, "allowance_key": allowance})
         except IntegrityError as error:
             if getattr(error.orig, "pgcode", None) == _UNIQUE_VIOLATION:
                 raise AlreadyExists("reservation key already used") from error
             raise
-        return reservation_to_domain(row) if row is not None else None
 
     async def settle(self, key: str, actual_amount: int, now: datetime) -> Reservation | None:
         return await self._resolve(key, "SETTLED", actual_amount, now)
@@ -148,4 +100,15 @@ class PostgresAtomicLedger(AtomicLedgerOperations):
     ) -> Reservation | None:
         params: dict[str, Any] = {"key": key, "status": status, "spend": spend, "now": now}
         row = await self._run(_RESOLVE, params)
-        return reservation_to_domain(row) if row is not None else None
+        if row is None:
+            return None
+        if row.allowance_key is not None and self._allowances is not None:
+            unspent = row.amount - row.settled_amount
+            await self._allowances.returned(row.allowance_key, key, unspent, now)
+        return reservation_to_domain(row)
+
+    @translate_unavailable
+    async def close_lapsed_allowances(self, now: datetime, limit: int) -> int:
+        if self._allowances is None:
+            return 0
+        return await self._allowances.close_lapsed(now, limit)

@@ -75,6 +75,13 @@ class CreditReservationRecord(Base):
             postgresql_where=text("status = 'RESERVED'"),
             sqlite_where=text("status = 'RESERVED'"),
         ),
+        # Closing an allowance sums the turns spent from it.
+        Index(
+            "ix_credit_reservations_allowance_key",
+            "allowance_key",
+            postgresql_where=text("allowance_key IS NOT NULL"),
+            sqlite_where=text("allowance_key IS NOT NULL"),
+        ),
     )
 
     # The idempotency key (a message id): global, so settle and release need no tenant.
@@ -91,8 +98,13 @@ class CreditReservationRecord(Base):
     reason: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
-    # The hold's deadline: still RESERVED after it, recovery settles or releases it.
+    # The hold's deadline: still RESERVED after it, recovery settles or releases it (an
+    # allowance's: the sweep closes it).
     expires_at: Mapped[datetime]
+    # "charge", or "allowance": a replica's block of credits (docs/ledger.md).
+    kind: Mapped[str] = mapped_column(String(16), server_default="charge")
+    # A charge spent from an allowance names it; its own allocations are then empty.
+    allowance_key: Mapped[str | None] = mapped_column(Text)
 
 
 def grant_to_row(grant: CreditGrant) -> dict[str, object]:

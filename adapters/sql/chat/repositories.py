@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Table, bindparam, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from adapters.sql.billing.allowances import CreditAllowances
 from adapters.sql.billing.statements import insert_unless_present, rowcount
 from adapters.sql.chat.records import (
     ConversationRecord,
@@ -110,14 +111,15 @@ class SqlConversationRepository(ConversationRepository):
 
 
 class SqlMessageRepository(MessageRepository):
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, allowances: CreditAllowances | None = None) -> None:
         self._session = session
+        self._allowances = allowances
 
     def atomic_turns(self) -> PostgresTurnStatements | None:
         # As for the ledger: SQLite's single writer serializes the generic steps already.
         bind = self._session.bind
         if isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql":
-            return PostgresTurnStatements(bind)
+            return PostgresTurnStatements(bind, self._allowances)
         return None
 
     @translate_unavailable

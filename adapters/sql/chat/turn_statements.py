@@ -10,7 +10,12 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.sql.billing.ledger_atomic import INSERT_RESERVATION, RESERVE_CTES, RESOLVE_CTES
+from adapters.sql.billing.allowances import (
+    INSERT_FROM_ALLOWANCE,
+    OTHERS_FREE_SQL,
+    CreditAllowances,
+)
+from adapters.sql.billing.ledger_sql import INSERT_RESERVATION, RESERVE_CTES, RESOLVE_CTES
 from adapters.sql.chat.records import conversation_to_row, message_to_row
 from adapters.sql.errors import translate_unavailable
 from application.chat.ports import AtomicTurnOperations, FinalReply
@@ -52,6 +57,8 @@ def _values(prefix: str) -> str:
 # A used idempotency key fails the whole statement (unique violation: nothing written, so
 # nothing charged); a conversation gone fails it too (the messages' foreign key).
 _RESERVE_PART = RESERVE_CTES + ",\nres AS (\n" + INSERT_RESERVATION + "  RETURNING key),\n"
+# The same with the credits taken from an allowance: the turn's own row only.
+_ALLOWANCE_PART = "WITH res AS (\n" + INSERT_FROM_ALLOWANCE + "  RETURNING key),\n"
 
 _NEW_CONVERSATION_PART = """
 conv AS (
@@ -85,6 +92,10 @@ SELECT (SELECT count(*) FROM res) AS reserved, (SELECT count(*) FROM msgs) AS st
 
 _START_NEW = text(_RESERVE_PART + _NEW_CONVERSATION_PART + _MESSAGES_PART)
 _START_EXISTING = text(_RESERVE_PART + _EXISTING_CONVERSATION_PART + _MESSAGES_PART)
+_START_NEW_FROM_ALLOWANCE = text(_ALLOWANCE_PART + _NEW_CONVERSATION_PART + _MESSAGES_PART)
+_START_EXISTING_FROM_ALLOWANCE = text(
+    _ALLOWANCE_PART + _EXISTING_CONVERSATION_PART + _MESSAGES_PART
+)
 
 # `adapters/sql/billing/ledger_atomic.py::_RESOLVE` (the reservation row first, then the grants
 # in consumption order), then the reply and the conversation count, both depending on it: no
@@ -108,9 +119,14 @@ conv AS (
   WHERE tenant_id = :tenant_id AND id = :conversation_id AND EXISTS (SELECT 1 FROM msg)
   RETURNING id)
 SELECT (SELECT count(*) FROM r) AS resolved, (SELECT count(*) FROM conv) AS counted,
+  (SELECT allowance_key FROM r) AS allowance_key,
+  (SELECT amount - settled_amount FROM r) AS unspent,
   (SELECT coalesce(sum(coalesce(gv.remaining, g.remaining)), 0)
    FROM credit_grants g LEFT JOIN given gv ON gv.id = g.id
-   WHERE g.tenant_id = :tenant_id AND g.starts_at <= :now AND g.expires_at > :now) AS balance
+   WHERE g.tenant_id = :tenant_id AND g.starts_at <= :now AND g.expires_at > :now)
+  + """
+    + OTHERS_FREE_SQL.format(tenant=":tenant_id")
+    + """ AS balance
 """
 )
 
@@ -119,8 +135,9 @@ class PostgresTurnStatements(AtomicTurnOperations):
     """Each call: one statement on a pool connection in autocommit. The grant row locks end
     inside the server with the statement, not a client round trip later."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, allowances: CreditAllowances | None = None) -> None:
         self._engine = engine
+        self._allowances = allowances
 
     async def _run(self, statement: TextClause, params: dict[str, Any]) -> Row[Any]:
         async with self._engine.connect() as connection:
@@ -148,12 +165,21 @@ class PostgresTurnStatements(AtomicTurnOperations):
         }
         params.update({f"u_{k}": v for k, v in message_to_row(user).items()})
         params.update({f"r_{k}": v for k, v in message_to_row(reply).items()})
-        statement = _START_EXISTING
+        allowances = self._allowances
+        allowance = None
+        if allowances is not None:
+            allowance = await allowances.take(reply.tenant_id, reply.id, reserved, now)
+        statement = _START_EXISTING if allowance is None else _START_EXISTING_FROM_ALLOWANCE
         if new_conversation is not None:
-            statement = _START_NEW
+            statement = _START_NEW if allowance is None else _START_NEW_FROM_ALLOWANCE
             params.update({f"c_{k}": v for k, v in conversation_to_row(new_conversation).items()})
         try:
-            row = await self._run(statement, params)
+            if allowances is None or allowance is None:
+                row = await self._run(statement, params)
+            else:
+                params["allowance_key"] = allowance
+                write = self._run(statement, params)
+                row = await allowances.spend(allowance, reply.id, reserved, write)
         except IntegrityError as error:
             code = getattr(error.orig, "pgcode", None)
             if code == _UNIQUE_VIOLATION:
@@ -188,9 +214,16 @@ class PostgresTurnStatements(AtomicTurnOperations):
             "error_code": reply.error_code,
             "frees_key": reply.frees_idempotency_key,
         }
+        allowances = self._allowances
+        own = [] if allowances is None else allowances.own(tenant_id)
+        params["own_allowances"] = [allowance.key for allowance in own]
         row = await self._run(_FINISH, params)
         if not row.resolved:
             return None
         if not row.counted:  # pragma: no cover - the message and conversation left with it
             raise NotFound("message not found")
-        return int(row.balance)
+        if allowances is None:
+            return int(row.balance)
+        if row.allowance_key is not None:
+            await allowances.returned(row.allowance_key, message_id, int(row.unspent), now)
+        return int(row.balance) + allowances.free_of(own)

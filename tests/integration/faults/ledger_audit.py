@@ -1,5 +1,7 @@
 """What a fault test checks on the tables after recovery: nothing held, nothing pending, and
-every credit accounted for by the chat charging rule."""
+every credit accounted for by the chat charging rule.
+
+The credit totals are `adapters/sql/billing/books.py`'s (credit allowances included)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from adapters.sql.billing.books import read_books
 from adapters.sql.engine import create_engine
 
 
@@ -28,17 +31,11 @@ class LedgerAudit:
         return self.granted == self.available + self.held + self.spent
 
 
-_TOTALS = text(
+_CHAT_COUNTS = text(
     """
 SELECT
-  (SELECT coalesce(sum(amount), 0) FROM credit_grants WHERE tenant_id = :t) AS granted,
-  (SELECT coalesce(sum(remaining), 0) FROM credit_grants WHERE tenant_id = :t) AS available,
-  (SELECT coalesce(sum(amount), 0) FROM credit_reservations
-   WHERE tenant_id = :t AND status = 'RESERVED') AS held,
-  (SELECT coalesce(sum(settled_amount), 0) FROM credit_reservations
-   WHERE tenant_id = :t AND status = 'SETTLED') AS spent,
   (SELECT count(*) FROM credit_reservations
-   WHERE tenant_id = :t AND status = 'RESERVED') AS reserved_holds,
+   WHERE tenant_id = :t AND status = 'RESERVED' AND kind = 'charge') AS reserved_holds,
   (SELECT count(*) FROM chat_messages WHERE tenant_id = :t AND status = 'pending')
     AS pending_replies,
   (SELECT count(*) FROM credit_reservations r JOIN chat_messages m ON m.id = r.key
@@ -58,8 +55,11 @@ async def audit_ledger(database_url: str, tenant_id: str) -> LedgerAudit:
         else create_async_engine(database_url, pool_size=1)
     )
     try:
+        books = await read_books(engine, tenant_id)
         async with engine.connect() as connection:
-            row = (await connection.execute(_TOTALS, {"t": tenant_id})).one()
+            counts = (await connection.execute(_CHAT_COUNTS, {"t": tenant_id})).one()
     finally:
         await engine.dispose()
-    return LedgerAudit(*(int(value) for value in row))
+    return LedgerAudit(
+        books.granted, books.available, books.held, books.spent, *(int(n) for n in counts)
+    )

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from adapters.sql.billing.books import read_books
 from adapters.sql.chat.turn_statements import PostgresTurnStatements
 from adapters.sql.engine import create_engine, create_sessionmaker
 from adapters.sql.uow import SqlUnitOfWorkFactory
@@ -188,3 +189,43 @@ async def test_concurrent_turns_of_one_conversation_neither_overdraw_nor_deadloc
     assert (remaining, held) == (20 - 1 - sum(finished), 1)
     # Every start that could not reserve wrote nothing; every finished turn counted both.
     assert await stored(pg_uows, conversation) == (2 + 2 * len(finished), 1 + 2 * len(finished))
+
+
+async def test_turns_of_a_busy_tenant_write_only_their_own_rows_and_count_exactly(
+    pg_uows: SqlUnitOfWorkFactory, migrated_database_url: str
+) -> None:
+    # Credits to spare: the turns spend from an allowance (adapters/sql/billing/allowances.py).
+    granted = 1_000_000
+    tenant_id = await funded_tenant(pg_uows, granted // 2, granted // 2)
+    turns = await statements(pg_uows)
+    ledger = CreditLedger(pg_uows, SequentialIds(f"grant-{new_id()}"))
+    now = utc_now()
+    conversation = make_conversation(tenant_id, message_count=1)
+    used_key = new_id()
+    assert await turns.start(conversation, *turn_messages(conversation, used_key), 4, now, now)
+
+    async def one_turn(index: int) -> int:
+        user, reply = turn_messages(conversation)
+        assert await turns.start(None, user, reply, 4, now, hold(now))
+        spent = index % 5
+        status = MessageStatus.COMPLETED if spent else MessageStatus.FAILED
+        final = FinalReply("x" * spent, status, spent, 1, spent)
+        assert await turns.finish(tenant_id, conversation.id, reply.id, final, now) is not None
+        return spent
+
+    spent = sum(await asyncio.gather(*(one_turn(i) for i in range(TURNS))))
+    # A used idempotency key writes nothing and takes nothing, from the allowance either.
+    with pytest.raises(AlreadyExists):
+        await turns.start(None, *turn_messages(conversation, used_key), 4, now, hold(now))
+
+    audit = create_engine(migrated_database_url, pool_size=1)
+    try:
+        books = await read_books(audit, tenant_id)
+    finally:
+        await audit.dispose()
+    assert books.balanced, books
+    assert books.overspent == 0
+    assert books.charges_from_allowances == TURNS + 1
+    # The first turn still holds its 4; the balance counts exactly what is left.
+    assert await ledger.balance(tenant_id, now) == granted - spent - 4
+    assert await stored(pg_uows, conversation) == (2 + 2 * TURNS, 1 + 2 * TURNS)
