@@ -11,10 +11,13 @@ from uuid import uuid4
 import pytest
 
 from adapters.sql.uow import SqlUnitOfWorkFactory
+from domain.errors import Unavailable
 from domain.identity.oauth import ATTEMPT_LIFETIME, LoginCode, OAuthAttempt, WatiLink
 from tests.integration.sql.factories import make_tenant, make_user, utc_now
 
 pytestmark = pytest.mark.integration
+
+RETRIES = 2
 
 
 def attempt(now_offset: timedelta = timedelta()) -> OAuthAttempt:
@@ -37,12 +40,25 @@ async def take(uow_factory: SqlUnitOfWorkFactory, state_hash: str) -> bool:
     return taken is not None
 
 
+async def take_as_a_client_would(uow_factory: SqlUnitOfWorkFactory, state_hash: str) -> bool:
+    """`take`, retried on `14` as the answer tells clients to: SQLite has one writer, and in
+    the full suite on a busy machine one of eight racing writers has (rarely) waited out the
+    busy timeout. Its transaction then took nothing, so the retry sees the outcome."""
+    for _ in range(RETRIES):
+        try:
+            return await take(uow_factory, state_hash)
+        except Unavailable:
+            continue
+    return await take(uow_factory, state_hash)
+
+
 async def test_racing_callbacks_take_an_attempt_once(uow_factory: SqlUnitOfWorkFactory) -> None:
     started = attempt()
     async with uow_factory() as uow:
         await uow.oauth.add_attempt(started)
         await uow.commit()
-    results = await asyncio.gather(*(take(uow_factory, started.state_hash) for _ in range(8)))
+    racers = (take_as_a_client_would(uow_factory, started.state_hash) for _ in range(8))
+    results = await asyncio.gather(*racers)
     assert sorted(results) == [False] * 7 + [True]
 
 
