@@ -56,6 +56,7 @@ from entrypoints.http.tenancy.controllers import (
     UserTenantController,
 )
 from entrypoints.logs import configure_logging
+from entrypoints.metrics import MetricsController
 from entrypoints.settings import Settings, load_settings
 from entrypoints.shutdown import drain_on_signals
 from entrypoints.telemetry import configure_tracing, tracing_middleware
@@ -118,6 +119,7 @@ def create_app(
     app = Litestar(
         route_handlers=[
             HealthController,
+            MetricsController,
             MediaController,
             AuthController,
             OAuthController,

@@ -22,13 +22,20 @@ from application.chat.accounting import TurnAccounting
 from application.chat.commands import ChatPolicy
 from application.chat.conversations import ListConversationMessages, ListConversations
 from application.chat.gate import StepwiseTurnGate
-from application.chat.ports import ConcurrencyLimiter, LLMBackend, TaskRegistry, TurnGate
+from application.chat.ports import (
+    ChatMetrics,
+    ConcurrencyLimiter,
+    LLMBackend,
+    TaskRegistry,
+    TurnGate,
+)
 from application.chat.producer import TurnProducer
 from application.chat.recovery import RecoverStaleTurns
 from application.chat.send_message import SendChatMessage
 from application.chat.stop import StopChat
 from application.common.ports import Clock, IdGenerator, RateLimiter, UnitOfWorkFactory
 from entrypoints.llm_wiring import open_llm_backend
+from entrypoints.metrics import PrometheusChatMetrics
 from entrypoints.settings import Settings
 
 logger = logging.getLogger("astra.chat.recovery")
@@ -58,6 +65,7 @@ def wire_chat(
     leads: LeadRecorder,
     policy: ChatPolicy,
     gate: TurnGate | None = None,
+    metrics: ChatMetrics | None = None,
 ) -> ChatUseCases:
     """`gate` takes a turn's limits in one step (Redis); by default they are taken one after
     the other from `limiter`, `rate_limiter` and `registry`."""
@@ -73,6 +81,7 @@ def wire_chat(
         gate=gate,
         leads=leads,
         policy=policy,
+        metrics=metrics,
     )
     return ChatUseCases(
         policy=policy,
@@ -148,6 +157,7 @@ async def open_chat(
             registry=registry,
             gate=gate,
             leads=leads,
+            metrics=PrometheusChatMetrics(),
             policy=ChatPolicy(
                 credits_per_message=settings.credits_per_message,
                 concurrency_per_user=settings.chat_concurrency_per_user,

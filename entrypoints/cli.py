@@ -6,8 +6,11 @@ import argparse
 import asyncio
 import logging
 import math
+import os
+import shutil
 import signal
 import sys
+import tempfile
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -55,6 +58,18 @@ def uvicorn_config(args: argparse.Namespace, settings: Settings) -> Config:
     )
 
 
+def share_metrics_between_workers() -> str:
+    """Before any worker starts (and before anything imports prometheus_client): each worker
+    writes its metric values under one directory, and `/metrics` on any of them sums all.
+    A directory the operator named is used as it is; otherwise a new one, empty, whose path
+    is returned for removal at exit."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return ""
+    created = tempfile.mkdtemp(prefix="astra-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = created
+    return created
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -64,7 +79,12 @@ def _serve(args: argparse.Namespace) -> int:
     config = uvicorn_config(args, settings)  # fails fast, before workers start
     preflight(settings)
     if config.workers > 1:
-        Supervisor(config, sockets=[config.bind_socket()]).run()
+        metrics_dir = share_metrics_between_workers()
+        try:
+            Supervisor(config, sockets=[config.bind_socket()]).run()
+        finally:
+            if metrics_dir:
+                shutil.rmtree(metrics_dir, ignore_errors=True)
         return 0
     server = uvicorn.Server(config)
     server.run()

@@ -66,6 +66,7 @@ from entrypoints.api_key_wiring import ApiKeyUseCases, wire_api_keys
 from entrypoints.billing_wiring import BillingUseCases, wire_billing
 from entrypoints.chat_wiring import ChatUseCases, open_chat
 from entrypoints.identity_wiring import IdentityUseCases, wire_identity
+from entrypoints.metrics import watch_pool
 from entrypoints.payments_wiring import payment_provider_for
 from entrypoints.settings import Settings, resolve_encryption_keys, resolve_jwt_secret
 from entrypoints.shutdown import Drain
@@ -127,6 +128,7 @@ async def build_container(
     async with AsyncExitStack() as stack:
         engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
         stack.push_async_callback(engine.dispose)
+        watch_pool(engine)
         if tracer_provider is not None:
             instrument_clients(tracer_provider, engine)
         if settings.is_sqlite:

@@ -100,6 +100,12 @@ def current_traceparent() -> bytes | None:
     return f"00-{context.trace_id:032x}-{context.span_id:016x}-{flags:02x}".encode()
 
 
+def current_trace_id() -> str:
+    """The active trace's id as logs write it (32 hex digits), or "" outside any trace."""
+    context = trace.get_current_span().get_span_context()
+    return f"{context.trace_id:032x}" if context.is_valid else ""
+
+
 def tag_current_span(attributes: Mapping[str, str]) -> None:
     span = trace.get_current_span()
     if span.is_recording():

@@ -284,3 +284,19 @@ class TurnGate(Protocol):
         """Free the slot and unregister the task. A failure raises `Unavailable`; the slot
         and the registration then expire by themselves."""
         ...
+
+
+class ChatMetrics(Protocol):
+    """What operators count about chat turns (their metrics adapter decides how)."""
+
+    def turn_ended(self, status: MessageStatus, credits_debited: int, error_code: int) -> None:
+        """A turn this process ran was accounted: its reply status, the credits it debited
+        and, when the model call failed, the contract code it failed with (0: none)."""
+        ...
+
+
+class NoChatMetrics:
+    """Counts nothing (the default)."""
+
+    def turn_ended(self, status: MessageStatus, credits_debited: int, error_code: int) -> None:
+        return None

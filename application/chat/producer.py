@@ -18,11 +18,13 @@ from application.chat.accounting import StoredTurn, TurnAccounting
 from application.chat.commands import ChatPolicy
 from application.chat.lead_extraction import TurnFacts, sighting_for
 from application.chat.ports import (
+    ChatMetrics,
     Completion,
     ConcurrencyLimiter,
     FinalReply,
     Lease,
     LLMBackend,
+    NoChatMetrics,
     TextDelta,
     TurnGate,
     TurnPass,
@@ -115,8 +117,10 @@ class TurnProducer:
         gate: TurnGate,
         leads: LeadRecorder,
         policy: ChatPolicy,
+        metrics: ChatMetrics | None = None,
     ) -> None:
         self._uow = uow
+        self._metrics = metrics or NoChatMetrics()
         self._clock = clock
         self._backend = backend
         self._ledger = ledger
@@ -232,6 +236,7 @@ class TurnProducer:
         balance = await self._finish(stored, reply, now)
         if balance is None:
             balance = await self._balance_if_ours(stored, reply, now)
+        self._metrics.turn_ended(outcome.status, debited, reply.error_code)
         if error is not None:
             return TurnFailed(error)
         return TurnFinished(outcome.answer, outcome.status, usage, debited, balance)

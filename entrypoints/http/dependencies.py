@@ -13,6 +13,7 @@ from application.common.caller import Caller
 from application.identity.commands import Principal
 from domain.errors import Unauthenticated
 from entrypoints.container import Container
+from entrypoints.http.request_id import note_tenant
 
 API_KEY_PREFIX = "sk_live_"
 
@@ -65,7 +66,9 @@ async def provide_caller(request: Request[Any, Any, Any], container: Deps) -> Ca
     """Any credential kind (§1.2): a user token, a tenant API key or an internal key."""
     credential = bearer_credential(request)
     if credential.startswith(API_KEY_PREFIX):
-        return await container.api_keys.authenticate(credential)
+        caller = await container.api_keys.authenticate(credential)
+        note_tenant(request.scope, caller.tenant_id)
+        return caller
     if _is_internal_key(credential, container.settings.internal_api_keys):
         return Caller.internal()
     principal = await container.identity.authenticate(credential)

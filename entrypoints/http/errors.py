@@ -21,6 +21,7 @@ from litestar.types import ExceptionHandlersMap
 
 from adapters.outages import is_dependency_outage
 from domain.errors import AstraError, ErrorCode
+from entrypoints.metrics import observe_error
 
 logger = logging.getLogger("astra.http")
 
@@ -41,6 +42,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
 def error_response(
     code: ErrorCode, message: str, *, retry_after: int | None = None
 ) -> Response[dict[str, Any]]:
+    observe_error(int(code))
     headers = {"Retry-After": str(max(1, retry_after))} if retry_after is not None else None
     if code in (ErrorCode.RESOURCE_EXHAUSTED, ErrorCode.UNAVAILABLE) and headers is None:
         headers = {"Retry-After": "1"}

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from httpx_sse import aconnect_sse
 from litestar.testing import AsyncTestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from adapters.llm.local import LocalAgentBackend
 from entrypoints.app import create_app
@@ -441,3 +442,50 @@ async def test_the_embedded_default_chats_on_sqlite_with_limits_in_memory(
         assert reply.status_code == 200, reply.text
         stored = await messages_of(local, tenant, events[-1]["conversation_id"])
         assert stored["page"]["total"] == "4"
+
+
+def scrape(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of a `/metrics` answer by (name, labels)."""
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+async def test_metrics_count_requests_turns_credits_and_refusals(
+    client: Client, mailbox: Mailbox
+) -> None:
+    tenant = await new_tenant(client, mailbox)
+    before = scrape((await client.get("/metrics")).text)
+    body = chat_body(tenant, response_mode="streaming")
+    async with aconnect_sse(client, "POST", CHAT, json=body, headers=tenant.auth) as source:
+        assert [sse.event async for sse in source.aiter_sse()]
+    missing = await client.get(
+        f"{CONVERSATIONS}/no-such-conversation/messages", headers=tenant.auth
+    )
+    assert missing.status_code == 404
+    answer = await client.get("/metrics")
+    assert answer.headers["content-type"].startswith("text/plain")
+    after = scrape(answer.text)
+
+    def grew(name: str, **labels: str) -> float:
+        key = (name, tuple(sorted(labels.items())))
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    route = {"method": "POST", "route": CHAT, "status": "200"}
+    assert grew("astra_http_request_duration_seconds_count", **route) == 1
+    assert grew("astra_chat_time_to_first_event_seconds_count") == 1
+    assert grew("astra_chat_turns_total", status="completed") == 1
+    assert grew("astra_credits_debited_total") == 1
+    assert grew("astra_error_answers_total", code="5") == 1
+    not_found = {
+        "method": "GET",
+        "status": "404",
+        "route": CONVERSATIONS + "/{conversation_id}/messages",
+    }
+    assert grew("astra_http_request_duration_seconds_count", **not_found) == 1
+    # No label carries an id: every route label is a template.
+    for name, labels in after:
+        for label, value in labels:
+            assert tenant.id not in value, (name, label)

@@ -34,6 +34,7 @@ from entrypoints.http.chat.schemas import (
 from entrypoints.http.chat.sse import sse_response
 from entrypoints.http.conventions import Int64, Page, i64
 from entrypoints.http.dependencies import ANY_CREDENTIAL, CallerDep, Deps
+from entrypoints.http.request_id import STARTED_STATE_KEY
 from entrypoints.telemetry import tag_current_span
 
 
@@ -132,7 +133,8 @@ class ChatController(Controller):
         )
         _tag(turn)
         if parse_response_mode(data.response_mode) is ResponseMode.STREAMING:
-            return sse_response(turn, container.settings.chat_ping_seconds)
+            started_at = request.scope["state"].get(STARTED_STATE_KEY)
+            return sse_response(turn, container.settings.chat_ping_seconds, started_at)
         return Response(await _blocking(request, turn))
 
     @post("/messages/{task_id:str}/stop", operation_id="StopChat", status_code=200)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncGenerator
 
 import anyio
@@ -19,6 +20,7 @@ from entrypoints.http.chat.schemas import (
     unix_seconds,
 )
 from entrypoints.http.errors import HTTP_STATUS
+from entrypoints.metrics import CHAT_FIRST_EVENT, STREAMS_ABORTED
 
 PING = b"event: ping\n\n"
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -75,7 +77,9 @@ def _message_end(turn: ChatTurn, finished: TurnFinished, created_at: int) -> byt
     )
 
 
-async def turn_frames(turn: ChatTurn, ping_seconds: float) -> AsyncGenerator[bytes, None]:
+async def turn_frames(
+    turn: ChatTurn, ping_seconds: float, started_at: float | None = None
+) -> AsyncGenerator[bytes, None]:
     """The frames of `turn` until its end; a ping after each `ping_seconds` of silence.
 
     Events already queued are written in one chunk (each still its own `data:` event): a fast
@@ -97,6 +101,9 @@ async def turn_frames(turn: ChatTurn, ping_seconds: float) -> AsyncGenerator[byt
             ended = False
             for event in events:
                 if isinstance(event, AnswerDelta):
+                    if started_at is not None:
+                        CHAT_FIRST_EVENT.observe(time.perf_counter() - started_at)
+                        started_at = None
                     frames.append(_message(turn, event, created_at))
                     continue
                 if isinstance(event, TurnFinished):
@@ -110,6 +117,7 @@ async def turn_frames(turn: ChatTurn, ping_seconds: float) -> AsyncGenerator[byt
                 return
     finally:
         if not turn.finished:
+            STREAMS_ABORTED.inc()
             turn.request_abort()
             # The request's cancel scope is cancelled already: wait shielded, bounded by abort.
             with anyio.CancelScope(shield=True):
@@ -123,9 +131,11 @@ async def abort_unfinished(turn: ChatTurn) -> None:
         await turn.abort()
 
 
-def sse_response(turn: ChatTurn, ping_seconds: float) -> Stream:
+def sse_response(turn: ChatTurn, ping_seconds: float, started_at: float | None = None) -> Stream:
+    """`started_at`: when the request arrived (`time.perf_counter()`), for the
+    time-to-first-event metric."""
     return Stream(
-        turn_frames(turn, ping_seconds),
+        turn_frames(turn, ping_seconds, started_at),
         media_type="text/event-stream",
         headers=SSE_HEADERS,
         # Litestar runs this after the body, including when `http.disconnect` ended it.
