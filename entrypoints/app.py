@@ -46,6 +46,8 @@ from entrypoints.http.identity.oauth import (
     WatiUserInfoController,
 )
 from entrypoints.http.input_guard import InputGuardMiddleware
+from entrypoints.http.openapi_answers import COMPONENTS as OPENAPI_COMPONENTS
+from entrypoints.http.openapi_answers import document_answers
 from entrypoints.http.request_id import RequestIdMiddleware
 from entrypoints.http.requests import AstraRequest
 from entrypoints.http.security_headers import SecurityHeadersMiddleware
@@ -161,10 +163,12 @@ def create_app(
             path="/schema",
             render_plugins=[ScalarRenderPlugin()],
             use_handler_docstrings=True,
+            components=OPENAPI_COMPONENTS,
         ),
         debug=False,
         logging_config=None,  # ours (JSON with request and trace ids), set up by the CLI
     )
+    document_answers(app)
     # Wrapped around the whole handler (not per route) so that unknown routes and
     # errors raised before routing also get a request id and a server span.
     handler: ASGIApp = RequestIdMiddleware(InputGuardMiddleware(app.asgi_handler))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -157,3 +158,35 @@ async def test_readiness_is_503_when_redis_is_down(e2e_settings: Settings) -> No
     assert response.json()["code"] == 14
     assert "redis" in response.json()["message"]
     assert response.headers["retry-after"] == "1"
+
+
+async def test_openapi_documents_every_error_answer_and_credential_kind(client: Client) -> None:
+    spec = (await client.get("/schema/openapi.json")).json()
+    assert set(spec["components"]["securitySchemes"]) == {"TOKEN", "API_KEY", "INTERNAL"}
+    error = spec["components"]["schemas"]["Error"]
+    assert error["required"] == ["code", "message"]
+    assert "status_code" not in json.dumps(spec)  # Litestar's own error shape is gone
+    operations = [
+        (path, method, op)
+        for path, item in spec["paths"].items()
+        for method, op in item.items()
+        if isinstance(op, dict) and "responses" in op
+    ]
+    assert len(operations) > 60
+    for path, method, op in operations:
+        statuses = {int(status) for status in op["responses"]}
+        assert {400, 404, 409, 429, 500, 503} <= statuses, (method, path)
+        for status, answer in op["responses"].items():
+            if int(status) >= 400:
+                schema = answer["content"]["application/json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/Error"}, (method, path, status)
+        kinds = {kind for requirement in op.get("security", []) for kind in requirement}
+        if "/internal/" in path:
+            assert kinds == {"INTERNAL"}, (method, path)
+        if kinds:
+            assert {401, 403} <= statuses, (method, path)
+    by_id = {op.get("operationId"): op for _, _, op in operations}
+    assert by_id["UserGet"]["security"] == [{"TOKEN": []}]
+    assert by_id["GetAgentList"]["security"] == [{"TOKEN": []}, {"API_KEY": []}]
+    assert "security" not in by_id["Login"]
+    assert 401 not in {int(status) for status in by_id["Login"]["responses"]}
