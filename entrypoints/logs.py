@@ -44,15 +44,22 @@ class JsonFormatter(logging.Formatter):
         if context.is_valid:
             entry["trace_id"] = f"{context.trace_id:032x}"
             entry["span_id"] = f"{context.span_id:016x}"
-        for name, value in vars(record).items():
-            if name not in _RECORD_FIELDS and name not in entry:
-                entry[name] = value
+        fields = vars(record)
+        for name in fields.keys() - _RECORD_FIELDS:
+            entry.setdefault(name, fields[name])
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return _encoder.encode(entry).decode()
 
 
 def configure_logging(level: str = "INFO") -> None:
+    # Every request logs a line (the access log): skip what each record would otherwise
+    # look up and this formatter never writes — the calling frame (a stack walk), the
+    # thread and process names.
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
