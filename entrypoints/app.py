@@ -171,7 +171,9 @@ def create_app(
     document_answers(app)
     # Wrapped around the whole handler (not per route) so that unknown routes and
     # errors raised before routing also get a request id and a server span.
-    handler: ASGIApp = RequestIdMiddleware(InputGuardMiddleware(app.asgi_handler))
+    handler: ASGIApp = RequestIdMiddleware(
+        InputGuardMiddleware(app.asgi_handler), access_log=resolved.access_log
+    )
     handler = SecurityHeadersMiddleware(handler, hsts=resolved.is_production)
     if tracer_provider is not None:
         handler = tracing_middleware(tracer_provider)(app=handler)

@@ -114,6 +114,8 @@ class Settings:
     max_body_bytes: int = 3 * 1024 * 1024
     database_pool_size: int = 10
     redis_prefix: str = "astra:"
+    # One JSON access line per request (off where the load balancer already logs them).
+    access_log: bool = True
     # Addresses whose X-Forwarded-For / X-Forwarded-Proto are believed (the load balancer);
     # empty: none, the client address is the TCP peer's.
     trusted_proxies: tuple[str, ...] = ()
@@ -258,6 +260,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         recovery_interval_seconds=_seconds(source, "ASTRA_RECOVERY_INTERVAL_SECONDS", 15.0),
         shutdown_grace_seconds=_seconds(source, "ASTRA_SHUTDOWN_GRACE_SECONDS", 20.0),
         redis_prefix=get("ASTRA_REDIS_PREFIX", "").strip() or "astra:",
+        access_log=_flag(get("ASTRA_ACCESS_LOG", "true"), "ASTRA_ACCESS_LOG"),
         trusted_proxies=tuple(
             proxy.strip() for proxy in get("ASTRA_TRUSTED_PROXIES", "").split(",") if proxy.strip()
         ),

@@ -33,8 +33,9 @@ def _request_id_from(scope: Scope) -> bytes:
 
 
 class RequestIdMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, access_log: bool = True) -> None:
         self.app = app
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -64,7 +65,7 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            _log_access(scope, status, time.perf_counter() - started)
+            _log_access(scope, status, time.perf_counter() - started, self.access_log)
             current_request_id.reset(token)
 
 
@@ -74,7 +75,7 @@ def note_tenant(scope: Scope, tenant_id: str) -> None:
         scope.setdefault("state", {})[TENANT_STATE_KEY] = tenant_id
 
 
-def _log_access(scope: Scope, status: int, seconds: float) -> None:
+def _log_access(scope: Scope, status: int, seconds: float, log: bool) -> None:
     """One line per request, after its last byte (a stream's end, for chat), and its
     duration metric. The route is the template (`/…/agents/{agent_id}`), never the path:
     no ids or tokens from the URL.
@@ -83,7 +84,7 @@ def _log_access(scope: Scope, status: int, seconds: float) -> None:
     route = str(scope.get("path_template") or "(unmatched)")
     method = str(scope.get("method", ""))
     observe_request(method, route, status, seconds)
-    if not access_log.isEnabledFor(logging.INFO):
+    if not log or not access_log.isEnabledFor(logging.INFO):
         return
     path_params = scope.get("path_params") or {}
     tenant_id = scope.get("state", {}).get(TENANT_STATE_KEY) or path_params.get("tenant_id", "")

@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
+from entrypoints.app import create_app
 from entrypoints.logs import JsonFormatter
+from entrypoints.settings import Settings, load_settings
 from tests.e2e.agent_flows import create_api_key
 from tests.e2e.flows import bearer, sign_up
 from tests.support.mailbox import Mailbox
@@ -63,3 +65,14 @@ async def test_every_request_leaves_one_access_line(
         assert secret not in json.dumps(line)
         assert token not in json.dumps(line)
         assert len(line["request_id"]) >= 8
+
+
+async def test_the_access_log_can_be_turned_off(
+    e2e_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert load_settings({"ASTRA_ACCESS_LOG": "false"}).access_log is False
+    settings = e2e_settings.with_overrides(access_log=False)
+    async with AsyncTestClient(app=create_app(settings)) as quiet:
+        with caplog.at_level(logging.INFO, logger="astra.access"):
+            assert (await quiet.get("/healthz")).status_code == 200
+    assert access_lines(caplog) == []
